@@ -1,0 +1,116 @@
+// Package api serves the JSON API under /api/v1: event ingest (DESIGN
+// §4.1) and reading (§4.2).
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/engine"
+)
+
+// DefaultMaxBody is the largest ingest request accepted (32 MiB: about
+// 100,000 events of a typical size).
+const DefaultMaxBody = 32 << 20
+
+// Server is the /api/v1 handler set for one workspace.
+type Server struct {
+	Store     funnelwatch.Store
+	Workspace string
+	Ingestor  *engine.Ingestor
+	// Tokens are the accepted bearer tokens; none means every request is
+	// refused.
+	Tokens  []string
+	MaxBody int64 // DefaultMaxBody when 0
+	Logger  *slog.Logger
+}
+
+// Routes registers the API on mux.
+func (s *Server) Routes(mux *http.ServeMux) {
+	mux.Handle("POST /api/v1/events", s.auth(s.postEvents))
+	mux.Handle("GET /api/v1/deals", s.auth(s.listDeals))
+	mux.Handle("GET /api/v1/deals/{id}", s.auth(s.getDeal))
+	mux.Handle("GET /api/v1/tasks", s.auth(s.listTasks))
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// auth admits requests that carry one of the tokens.
+func (s *Server) auth(h func(http.ResponseWriter, *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !s.validToken(strings.TrimSpace(got)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="funnelwatch"`)
+			s.error(w, r, funnelwatch.Errorf(funnelwatch.EUNAUTHORIZED, "missing or wrong API token (Authorization: Bearer <token>)"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) validToken(got string) bool {
+	if got == "" {
+		return false
+	}
+	ok := false
+	for _, t := range s.Tokens {
+		// Compare every token in constant time so timing tells nothing.
+		if t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(got)) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// statusOf maps domain error codes to HTTP statuses, in one place.
+func statusOf(code string) int {
+	switch code {
+	case funnelwatch.EINVALID:
+		return http.StatusBadRequest
+	case funnelwatch.ENOTFOUND:
+		return http.StatusNotFound
+	case funnelwatch.ECONFLICT:
+		return http.StatusConflict
+	case funnelwatch.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case funnelwatch.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := funnelwatch.ErrorCode(err)
+	if code == funnelwatch.EINTERNAL {
+		s.logger().Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, statusOf(code), errorBody{Error: funnelwatch.ErrorMessage(err), Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// view runs fn in a read transaction of the server's workspace.
+func (s *Server) view(ctx context.Context, fn func(funnelwatch.ReadTx) error) error {
+	return s.Store.View(ctx, s.Workspace, fn)
+}

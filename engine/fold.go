@@ -1,0 +1,217 @@
+// Package engine applies the regulations to the funnel: it folds events
+// into the state of deals and tasks, checks incoming events against the
+// funnel, and (in later stages) evaluates automations and quality rules.
+package engine
+
+import (
+	"maps"
+	"strings"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/phone"
+)
+
+// Aggregate is one deal with its tasks: the unit an event changes. Calls,
+// notes and contacts are facts stored as they come; they are not folded.
+type Aggregate struct {
+	Deal  *funnelwatch.Deal // nil until deal.created is folded
+	Tasks map[string]*funnelwatch.Task
+
+	dirtyDeal  bool
+	dirtyTasks map[string]bool
+}
+
+// NewAggregate returns an empty aggregate, as before the deal's creation.
+func NewAggregate() *Aggregate {
+	return &Aggregate{Tasks: map[string]*funnelwatch.Task{}, dirtyTasks: map[string]bool{}}
+}
+
+// Fold returns the state that the events produce, applied in the order
+// given (callers pass them in (at, seq) order).
+func Fold(f *funnelwatch.Funnel, events []funnelwatch.Event) *Aggregate {
+	a := NewAggregate()
+	for i := range events {
+		a.Apply(f, &events[i])
+	}
+	return a
+}
+
+// Apply folds one event into the aggregate. The event has been checked;
+// Apply tolerates events it cannot place (it leaves the state as it is) so
+// that re-folding a stored log never fails.
+func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
+	if e.Type == funnelwatch.EventDealCreated {
+		a.create(f, e)
+		return
+	}
+	d := a.Deal
+	if d == nil {
+		return
+	}
+	if e.At.After(d.LastEventAt) {
+		d.LastEventAt = e.At
+	}
+	a.dirtyDeal = true
+	switch e.Type {
+	case funnelwatch.EventDealStageChanged:
+		a.move(f, e)
+	case funnelwatch.EventDealUpdated:
+		if e.Amount != nil {
+			d.Amount = *e.Amount
+		}
+		if len(e.Fields) > 0 {
+			d.Fields = mergeFields(d.Fields, e.Fields)
+		}
+		d.UpdatedAt = e.At
+	case funnelwatch.EventDealResponsibleChanged:
+		d.Responsible = e.To
+		d.UpdatedAt = e.At
+	case funnelwatch.EventDealDeleted:
+		at := e.At
+		d.DeletedAt = &at
+		d.UpdatedAt = e.At
+	case funnelwatch.EventTaskCreated:
+		t := e.Task
+		assignee := t.Assignee
+		if assignee == "" {
+			assignee = d.Responsible
+		}
+		a.Tasks[t.ID] = &funnelwatch.Task{
+			ID: t.ID, DealID: d.ID, Assignee: assignee, Kind: t.Kind, Text: t.Text,
+			Due: t.Due, CreatedAt: e.At, CreatedBy: e.Actor,
+		}
+		a.dirtyTasks[t.ID] = true
+	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted:
+		t, ok := a.Tasks[e.TaskID]
+		if !ok || t.CompletedAt != nil {
+			return
+		}
+		at := e.At
+		t.CompletedAt = &at
+		t.Result = e.Result
+		t.Deleted = e.Type == funnelwatch.EventTaskDeleted
+		a.dirtyTasks[t.ID] = true
+	case funnelwatch.EventTaskRescheduled:
+		t, ok := a.Tasks[e.TaskID]
+		if !ok || t.CompletedAt != nil {
+			return
+		}
+		due := *e.Due
+		t.Due = &due
+		t.Reschedules++
+		a.dirtyTasks[t.ID] = true
+	}
+}
+
+func (a *Aggregate) create(f *funnelwatch.Funnel, e *funnelwatch.Event) {
+	p := e.Deal
+	stage := p.Stage
+	if stage == "" {
+		if pl, ok := f.Pipeline(p.Pipeline); ok {
+			if s, ok := pl.FirstOpen(); ok {
+				stage = s.ID
+			}
+		}
+	}
+	d := &funnelwatch.Deal{
+		ID: p.ID, Pipeline: p.Pipeline, Stage: stage, Status: funnelwatch.DealOpen,
+		Name: p.Name, Responsible: p.Responsible, Amount: p.Amount, Source: p.Source,
+		Fields:    maps.Clone(p.Fields),
+		CreatedAt: e.At, UpdatedAt: e.At, StageEnteredAt: e.At, PipelineEnteredAt: e.At, LastEventAt: e.At,
+	}
+	if c := ContactOf(p.Contact); c != nil {
+		d.ContactID = c.ID
+		if d.Name == "" {
+			d.Name = c.Name
+		}
+	}
+	if s, ok := f.ResolveStage(d.Pipeline, d.Stage); ok && s.Type.Closed() {
+		d.Status = dealStatus(s.Type)
+		at := e.At
+		d.ClosedAt = &at
+	}
+	a.Deal = d
+	a.dirtyDeal = true
+}
+
+func (a *Aggregate) move(f *funnelwatch.Funnel, e *funnelwatch.Event) {
+	d := a.Deal
+	s, ok := f.ResolveStage(d.Pipeline, e.ToStage)
+	if !ok || (s.Pipeline == d.Pipeline && s.ID == d.Stage) {
+		return
+	}
+	if s.Pipeline != d.Pipeline {
+		d.PipelineEnteredAt = e.At
+	}
+	d.Pipeline, d.Stage = s.Pipeline, s.ID
+	d.StageEnteredAt = e.At
+	d.UpdatedAt = e.At
+	d.Status = dealStatus(s.Type)
+	switch s.Type {
+	case funnelwatch.StageOpen:
+		// Reopened: the deal works again; its lifetime goes on counting
+		// from its last entry into the pipeline (DESIGN §5).
+		d.ClosedAt = nil
+		d.LossReason = ""
+	case funnelwatch.StageWon:
+		at := e.At
+		d.ClosedAt = &at
+		d.LossReason = ""
+	case funnelwatch.StageLost:
+		at := e.At
+		d.ClosedAt = &at
+		d.LossReason = strings.TrimSpace(e.LossReason)
+	}
+}
+
+func dealStatus(t funnelwatch.StageType) funnelwatch.DealStatus {
+	switch t {
+	case funnelwatch.StageWon:
+		return funnelwatch.DealWon
+	case funnelwatch.StageLost:
+		return funnelwatch.DealLost
+	}
+	return funnelwatch.DealOpen
+}
+
+// mergeFields applies an update to custom fields: a key set to null is
+// removed, any other value replaces the old one.
+func mergeFields(old, upd map[string]any) map[string]any {
+	out := maps.Clone(old)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range upd {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// ContactOf returns the contact a new deal names, keyed by its phone in
+// E.164 (so the same client is one contact however the number was
+// written), else by its e-mail; nil when it has neither.
+func ContactOf(ci *funnelwatch.ContactInfo) *funnelwatch.Contact {
+	if ci == nil {
+		return nil
+	}
+	c := &funnelwatch.Contact{Name: strings.TrimSpace(ci.Name)}
+	if p := phone.Key(ci.Phone); p != "" {
+		c.Phones = []string{p}
+	}
+	if em := strings.ToLower(strings.TrimSpace(ci.Email)); em != "" {
+		c.Emails = []string{em}
+	}
+	switch {
+	case len(c.Phones) > 0:
+		c.ID = "tel:" + c.Phones[0]
+	case len(c.Emails) > 0:
+		c.ID = "mail:" + c.Emails[0]
+	default:
+		return nil
+	}
+	return c
+}

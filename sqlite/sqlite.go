@@ -1,0 +1,62 @@
+// Package sqlite opens the embedded SQLite store: a pure-Go driver, WAL
+// journal, a busy timeout, one writer connection and a pool of readers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	"github.com/funnelwatch/funnelwatch/sqlstore"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+// Open opens (creating if needed) the database file at path and applies
+// the migrations. ":memory:" is not supported because readers and the
+// writer need to share one database; use a file in a temporary directory.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	pragmas := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"busy_timeout(10000)",
+		// NORMAL is durable against process crashes in WAL mode; only
+		// an OS crash or power loss can drop the last transactions.
+		"synchronous(NORMAL)",
+		"foreign_keys(ON)",
+		"cache_size(-65536)",
+	} {
+		pragmas.Add("_pragma", p)
+	}
+	// The writer begins IMMEDIATE so two writers queue on the busy timeout
+	// instead of failing on a lock upgrade.
+	wq := pragmas
+	wq.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := sqlstore.Migrate(ctx, write, sqlstore.SQLite, migrations, "migration"); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	rq := url.Values{}
+	for _, p := range pragmas["_pragma"] {
+		rq.Add("_pragma", p)
+	}
+	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	return sqlstore.New(write, read, sqlstore.SQLite), nil
+}

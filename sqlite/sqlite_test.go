@@ -1,0 +1,58 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/sqlite"
+	"github.com/funnelwatch/funnelwatch/storetest"
+)
+
+// MustOpen opens a fresh SQLite store in the test's temporary directory.
+func MustOpen(tb testing.TB) funnelwatch.Store {
+	tb.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "fw.db"))
+	if err != nil {
+		tb.Fatalf("open sqlite: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, MustOpen) }
+
+func TestReopenKeepsDataAndMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fw.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureWorkspace(ctx, "w", "W"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, "w", func(tx funnelwatch.Tx) error {
+		_, err := tx.InsertEvent(ctx, &funnelwatch.Event{ID: "e1", Type: funnelwatch.EventDealDeleted, DealID: "D1"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	_ = s.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+		if n, _ := tx.EventCount(ctx); n != 1 {
+			t.Errorf("after reopen EventCount = %d, want 1", n)
+		}
+		return nil
+	})
+}

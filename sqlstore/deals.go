@@ -1,0 +1,175 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/funnelwatch/funnelwatch"
+)
+
+const dealColumns = `id, pipeline_id, stage_id, status, name, responsible, contact_id, amount, source, fields,
+	loss_reason, created_at, updated_at, stage_entered_at, pipeline_entered_at, closed_at, deleted_at, last_event_at`
+
+// SaveDeal upserts the deal's state.
+func (tx *Tx) SaveDeal(ctx context.Context, d *funnelwatch.Deal) error {
+	fields := "{}"
+	if len(d.Fields) > 0 {
+		b, err := json.Marshal(d.Fields)
+		if err != nil {
+			return fmt.Errorf("encode fields of deal %s: %w", d.ID, err)
+		}
+		fields = string(b)
+	}
+	_, err := tx.exec(ctx, `INSERT INTO deals (workspace_id, `+dealColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (workspace_id, id) DO UPDATE SET
+			pipeline_id = excluded.pipeline_id, stage_id = excluded.stage_id, status = excluded.status,
+			name = excluded.name, responsible = excluded.responsible, contact_id = excluded.contact_id,
+			amount = excluded.amount, source = excluded.source, fields = excluded.fields,
+			loss_reason = excluded.loss_reason, created_at = excluded.created_at, updated_at = excluded.updated_at,
+			stage_entered_at = excluded.stage_entered_at, pipeline_entered_at = excluded.pipeline_entered_at,
+			closed_at = excluded.closed_at, deleted_at = excluded.deleted_at, last_event_at = excluded.last_event_at`,
+		tx.ws, d.ID, d.Pipeline, d.Stage, string(d.Status), d.Name, d.Responsible, d.ContactID, d.Amount,
+		d.Source, fields, d.LossReason, micros(d.CreatedAt), micros(d.UpdatedAt), micros(d.StageEnteredAt),
+		micros(d.PipelineEnteredAt), microsPtr(d.ClosedAt), microsPtr(d.DeletedAt), micros(d.LastEventAt))
+	if err != nil {
+		return fmt.Errorf("save deal %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Deal returns one deal.
+func (tx *Tx) Deal(ctx context.Context, id string) (*funnelwatch.Deal, error) {
+	rows, err := tx.query(ctx, `SELECT `+dealColumns+` FROM deals WHERE workspace_id = ? AND id = ?`, tx.ws, id)
+	if err != nil {
+		return nil, fmt.Errorf("deal %s: %w", id, err)
+	}
+	deals, err := scanDeals(rows)
+	if err != nil {
+		return nil, fmt.Errorf("deal %s: %w", id, err)
+	}
+	if len(deals) == 0 {
+		return nil, funnelwatch.Errorf(funnelwatch.ENOTFOUND, "deal %q not found", id)
+	}
+	return deals[0], nil
+}
+
+// Deals lists deals by the filter.
+func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwatch.Deal, error) {
+	where := []string{"workspace_id = ?"}
+	args := []any{tx.ws}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.Pipeline != "" {
+		add("pipeline_id = ?", f.Pipeline)
+	}
+	if f.Stage != "" {
+		add("stage_id = ?", f.Stage)
+	}
+	if f.Responsible != "" {
+		add("responsible = ?", f.Responsible)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if !f.IncludeDeleted {
+		where = append(where, "deleted_at IS NULL")
+	}
+	q := `SELECT ` + dealColumns + ` FROM deals WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id` + limitClause(f.Offset, f.Limit)
+	rows, err := tx.tx.QueryContext(ctx, tx.s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("deals: %w", err)
+	}
+	return scanDeals(rows)
+}
+
+// LatestDealOfContact returns the contact's latest deal, open ones first.
+func (tx *Tx) LatestDealOfContact(ctx context.Context, contactID string) (*funnelwatch.Deal, error) {
+	rows, err := tx.query(ctx, `SELECT `+dealColumns+` FROM deals
+		WHERE workspace_id = ? AND contact_id = ? AND deleted_at IS NULL
+		ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1`, tx.ws, contactID)
+	if err != nil {
+		return nil, fmt.Errorf("deal of contact %s: %w", contactID, err)
+	}
+	deals, err := scanDeals(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(deals) == 0 {
+		return nil, funnelwatch.Errorf(funnelwatch.ENOTFOUND, "contact %q has no deal", contactID)
+	}
+	return deals[0], nil
+}
+
+func scanDeals(rows *sql.Rows) ([]*funnelwatch.Deal, error) {
+	defer rows.Close()
+	var out []*funnelwatch.Deal
+	for rows.Next() {
+		var d funnelwatch.Deal
+		var status, fields string
+		var created, updated, stageAt, pipeAt, lastAt int64
+		var closed, deleted sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.Pipeline, &d.Stage, &status, &d.Name, &d.Responsible, &d.ContactID,
+			&d.Amount, &d.Source, &fields, &d.LossReason, &created, &updated, &stageAt, &pipeAt,
+			&closed, &deleted, &lastAt); err != nil {
+			return nil, err
+		}
+		d.Status = funnelwatch.DealStatus(status)
+		if fields != "" && fields != "{}" {
+			if err := json.Unmarshal([]byte(fields), &d.Fields); err != nil {
+				return nil, fmt.Errorf("decode fields of deal %s: %w", d.ID, err)
+			}
+		}
+		d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+		d.StageEnteredAt, d.PipelineEnteredAt = fromMicros(stageAt), fromMicros(pipeAt)
+		d.ClosedAt, d.DeletedAt = fromNullMicros(closed), fromNullMicros(deleted)
+		d.LastEventAt = fromMicros(lastAt)
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// StageCounts counts open deals per stage.
+func (tx *Tx) StageCounts(ctx context.Context) ([]funnelwatch.StageCount, error) {
+	rows, err := tx.query(ctx, `SELECT pipeline_id, stage_id, COUNT(*), COALESCE(SUM(amount), 0) FROM deals
+		WHERE workspace_id = ? AND deleted_at IS NULL GROUP BY pipeline_id, stage_id ORDER BY pipeline_id, stage_id`, tx.ws)
+	if err != nil {
+		return nil, fmt.Errorf("stage counts: %w", err)
+	}
+	defer rows.Close()
+	var out []funnelwatch.StageCount
+	for rows.Next() {
+		var c funnelwatch.StageCount
+		if err := rows.Scan(&c.Pipeline, &c.Stage, &c.Deals, &c.Amount); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func limitClause(offset, limit int) string {
+	switch {
+	case limit > 0 && offset > 0:
+		return fmt.Sprintf(" LIMIT %d OFFSET %d", limit, offset)
+	case limit > 0:
+		return fmt.Sprintf(" LIMIT %d", limit)
+	case offset > 0:
+		// Both dialects accept a huge LIMIT with an OFFSET.
+		return fmt.Sprintf(" LIMIT %d OFFSET %d", int64(1)<<62, offset)
+	}
+	return ""
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return funnelwatch.Errorf(funnelwatch.ENOTFOUND, format, args...)
+	}
+	return err
+}

@@ -1,0 +1,108 @@
+package funnelwatch
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the event log and the state folded from it, scoped by
+// workspace. A method is one transaction. Implementations: sqlite and
+// postgres (through sqlstore), checked by the storetest conformance suite.
+type Store interface {
+	// EnsureWorkspace creates the workspace if it does not exist and
+	// updates its name if it does.
+	EnsureWorkspace(ctx context.Context, id, name string) error
+	// Update runs fn in one read-write transaction on the workspace; if
+	// fn returns an error nothing of it is kept.
+	Update(ctx context.Context, workspace string, fn func(Tx) error) error
+	// View runs fn in one read-only transaction on the workspace.
+	View(ctx context.Context, workspace string, fn func(ReadTx) error) error
+	// Close releases the store.
+	Close() error
+}
+
+// ReadTx reads within one transaction. Not found is an *Error with code
+// ENOTFOUND.
+type ReadTx interface {
+	// Deal returns the deal, deleted or not.
+	Deal(ctx context.Context, id string) (*Deal, error)
+	// Deals lists deals by the filter, ordered by id.
+	Deals(ctx context.Context, f DealFilter) ([]*Deal, error)
+	// Task returns the task.
+	Task(ctx context.Context, id string) (*Task, error)
+	// Tasks lists tasks by the filter, ordered by due time (tasks without
+	// one last), then id.
+	Tasks(ctx context.Context, f TaskFilter) ([]*Task, error)
+	// Calls lists the deal's calls in time order.
+	Calls(ctx context.Context, dealID string) ([]*Call, error)
+	// Notes lists the deal's notes in time order.
+	Notes(ctx context.Context, dealID string) ([]*Note, error)
+	// Contact returns the contact.
+	Contact(ctx context.Context, id string) (*Contact, error)
+	// LatestDealOfContact returns the most recently created deal of the
+	// contact that is not deleted, preferring open deals.
+	LatestDealOfContact(ctx context.Context, contactID string) (*Deal, error)
+	// Events lists events by the filter in (at, seq) order.
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// ExistingEventIDs returns which of ids are already in the log.
+	ExistingEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
+	// StageCounts counts the deals (not deleted) per pipeline and stage.
+	StageCounts(ctx context.Context) ([]StageCount, error)
+	// EventCount returns the number of events in the workspace's log.
+	EventCount(ctx context.Context) (int64, error)
+}
+
+// Tx reads and writes within one transaction.
+type Tx interface {
+	ReadTx
+	// InsertEvent appends e to the log and sets e.Seq, or reports false
+	// when an event with the same id is already there (a duplicate).
+	InsertEvent(ctx context.Context, e *Event) (bool, error)
+	// SaveDeal inserts or replaces the deal's state.
+	SaveDeal(ctx context.Context, d *Deal) error
+	// SaveTask inserts or replaces the task's state.
+	SaveTask(ctx context.Context, t *Task) error
+	// InsertCall stores a call (a repeated id replaces it).
+	InsertCall(ctx context.Context, c *Call) error
+	// InsertNote stores a note (a repeated id replaces it).
+	InsertNote(ctx context.Context, n *Note) error
+	// SaveContact inserts the contact or merges its phones, e-mails and
+	// name into the stored one.
+	SaveContact(ctx context.Context, c *Contact) error
+}
+
+// DealFilter selects deals. Zero fields do not filter.
+type DealFilter struct {
+	Pipeline    string
+	Stage       string
+	Responsible string
+	Status      DealStatus
+	// IncludeDeleted also lists deals that left the funnel.
+	IncludeDeleted bool
+	Offset, Limit  int
+}
+
+// TaskFilter selects tasks. Zero fields do not filter.
+type TaskFilter struct {
+	DealID   string
+	Assignee string
+	Open     *bool
+	Offset   int
+	Limit    int // 0: no limit
+}
+
+// EventFilter selects events. Zero fields do not filter.
+type EventFilter struct {
+	DealID    string
+	AfterSeq  int64
+	From, To  time.Time // event time, from inclusive, to exclusive
+	Limit     int
+}
+
+// StageCount is the number of deals on a stage and their amount.
+type StageCount struct {
+	Pipeline string
+	Stage    string
+	Deals    int
+	Amount   float64
+}
