@@ -26,12 +26,14 @@ type Deal struct {
 	Fields            map[string]any `json:"fields,omitempty"`
 	LossReason        string         `json:"loss_reason,omitempty"`
 	CreatedAt         time.Time      `json:"created_at"`
-	UpdatedAt         time.Time      `json:"updated_at"`
+	UpdatedAt         time.Time      `json:"updated_at"` // see LastEventAt
 	StageEnteredAt    time.Time      `json:"stage_entered_at"`
 	PipelineEnteredAt time.Time      `json:"pipeline_entered_at"`
 	ClosedAt          *time.Time     `json:"closed_at"`
 	DeletedAt         *time.Time     `json:"deleted_at,omitempty"`
-	// LastEventAt is the event time of the latest event folded into the
+	// UpdatedAt is when the deal itself last changed (created, moved,
+	// reassigned, edited, deleted); tasks, calls and notes do not count.
+	// LastEventAt is the time of the latest event of any kind about the
 	// deal; an event older than it arrives out of order.
 	LastEventAt time.Time `json:"last_event_at"`
 }

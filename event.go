@@ -70,6 +70,10 @@ type Event struct {
 
 	Call *CallPayload `json:"call,omitempty"`
 	Note *NotePayload `json:"note,omitempty"`
+
+	// Raw is the event as received, when it came as JSON; the log keeps
+	// it verbatim rather than a re-encoding.
+	Raw json.RawMessage `json:"-"`
 }
 
 // DealPayload is the deal of a deal.created event.
@@ -136,18 +140,18 @@ const (
 // an *Error with code EINVALID whose message is the rejection reason.
 func DecodeEvent(data []byte) (Event, error) {
 	var w wireEvent
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&w); err != nil {
+	if err := json.Unmarshal(data, &w); err != nil {
 		return Event{}, Errorf(EINVALID, "%s", jsonReason(err))
-	}
-	if dec.More() {
-		return Event{}, Errorf(EINVALID, "malformed JSON: more than one value")
 	}
 	e, err := w.event()
 	if err != nil {
 		return Event{}, err
 	}
-	return e, e.check()
+	if err := e.check(); err != nil {
+		return Event{}, err
+	}
+	e.Raw = compact(data)
+	return e, nil
 }
 
 // wireEvent mirrors Event with times as strings, so that a bad time gets a
@@ -389,6 +393,19 @@ func (e *Event) DealRef() string {
 		return e.Note.DealID
 	}
 	return e.DealID
+}
+
+// compact returns data without insignificant white space (a copy).
+func compact(data []byte) json.RawMessage {
+	if bytes.IndexAny(data, "\n\r\t") < 0 {
+		return bytes.Clone(data)
+	}
+	var b bytes.Buffer
+	b.Grow(len(data))
+	if err := json.Compact(&b, data); err != nil {
+		return bytes.Clone(data)
+	}
+	return b.Bytes()
 }
 
 // jsonReason turns a JSON decoding error into a rejection reason.

@@ -24,7 +24,9 @@ type Store interface {
 // ReadTx reads within one transaction. Not found is an *Error with code
 // ENOTFOUND.
 type ReadTx interface {
-	// Deal returns the deal, deleted or not.
+	// Deal returns the deal, deleted or not. Its LastEventAt is as last
+	// saved, which may miss task, call and note events; LastEventTimes
+	// has the log's answer.
 	Deal(ctx context.Context, id string) (*Deal, error)
 	// Deals lists deals by the filter, ordered by id.
 	Deals(ctx context.Context, f DealFilter) ([]*Deal, error)
@@ -44,6 +46,8 @@ type ReadTx interface {
 	LatestDealOfContact(ctx context.Context, contactID string) (*Deal, error)
 	// Events lists events by the filter in (at, seq) order.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// LastEventTimes returns, per deal, the time of its latest event.
+	LastEventTimes(ctx context.Context, dealIDs []string) (map[string]time.Time, error)
 	// ExistingEventIDs returns which of ids are already in the log.
 	ExistingEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
 	// StageCounts counts the deals (not deleted) per pipeline and stage.
@@ -58,21 +62,31 @@ type Tx interface {
 	// InsertEvent appends e to the log and sets e.Seq, or reports false
 	// when an event with the same id is already there (a duplicate).
 	InsertEvent(ctx context.Context, e *Event) (bool, error)
-	// SaveDeal inserts or replaces the deal's state.
-	SaveDeal(ctx context.Context, d *Deal) error
-	// SaveTask inserts or replaces the task's state.
-	SaveTask(ctx context.Context, t *Task) error
-	// InsertCall stores a call (a repeated id replaces it).
-	InsertCall(ctx context.Context, c *Call) error
-	// InsertNote stores a note (a repeated id replaces it).
-	InsertNote(ctx context.Context, n *Note) error
-	// SaveContact inserts the contact or merges its phones, e-mails and
-	// name into the stored one.
-	SaveContact(ctx context.Context, c *Contact) error
+	// InsertEvents appends events known not to be in the log yet, in the
+	// order given (their Seq is not set); a duplicate among them is an
+	// error with code ECONFLICT and nothing of the call is kept.
+	InsertEvents(ctx context.Context, events []*Event) error
+	// SaveDeals inserts or replaces the deals' states.
+	SaveDeals(ctx context.Context, deals ...*Deal) error
+	// SaveDealActivity writes what an event may change of a deal without
+	// moving it, reassigning, closing or deleting it — name, amount,
+	// source, custom fields, updated and last-event times — for deals
+	// already saved. It is SaveDeals made cheap for the common case.
+	SaveDealActivity(ctx context.Context, deals ...*Deal) error
+	// SaveTasks inserts or replaces the tasks' states.
+	SaveTasks(ctx context.Context, tasks ...*Task) error
+	// InsertCalls stores calls (a repeated id replaces the call).
+	InsertCalls(ctx context.Context, calls ...*Call) error
+	// InsertNotes stores notes (a repeated id replaces the note).
+	InsertNotes(ctx context.Context, notes ...*Note) error
+	// SaveContacts inserts contacts or merges their phones, e-mails and
+	// names into the stored ones.
+	SaveContacts(ctx context.Context, contacts ...*Contact) error
 }
 
 // DealFilter selects deals. Zero fields do not filter.
 type DealFilter struct {
+	IDs         []string // only these deals
 	Pipeline    string
 	Stage       string
 	Responsible string
@@ -84,6 +98,8 @@ type DealFilter struct {
 
 // TaskFilter selects tasks. Zero fields do not filter.
 type TaskFilter struct {
+	IDs      []string // only these tasks
+	DealIDs  []string // only tasks of these deals
 	DealID   string
 	Assignee string
 	Open     *bool
@@ -93,10 +109,10 @@ type TaskFilter struct {
 
 // EventFilter selects events. Zero fields do not filter.
 type EventFilter struct {
-	DealID    string
-	AfterSeq  int64
-	From, To  time.Time // event time, from inclusive, to exclusive
-	Limit     int
+	DealID   string
+	AfterSeq int64
+	From, To time.Time // event time, from inclusive, to exclusive
+	Limit    int
 }
 
 // StageCount is the number of deals on a stage and their amount.

@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -158,8 +159,18 @@ func peekID(raw []byte) string {
 	var v struct {
 		ID any `json:"id"`
 	}
-	if json.Unmarshal(raw, &v) != nil || v.ID == nil {
-		return ""
+	if err := json.Unmarshal(raw, &v); err == nil {
+		if v.ID == nil {
+			return ""
+		}
+		return fmt.Sprint(v.ID)
 	}
-	return fmt.Sprint(v.ID)
+	// Malformed JSON: the id is usually written first, so a cut-off line
+	// still names it.
+	if m := leadingID.FindSubmatch(raw); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
+
+var leadingID = regexp.MustCompile(`^\s*\{\s*"id"\s*:\s*"([^"\\]{1,200})"`)

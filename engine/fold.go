@@ -17,13 +17,31 @@ type Aggregate struct {
 	Deal  *funnelwatch.Deal // nil until deal.created is folded
 	Tasks map[string]*funnelwatch.Task
 
-	dirtyDeal  bool
+	dirtyDeal bool // the deal changed since it was loaded or saved
+	// movedDeal: it changed in more than its activity (stage, pipeline,
+	// responsible, status, deletion, creation) and needs a full save.
+	movedDeal  bool
 	dirtyTasks map[string]bool
 }
 
 // NewAggregate returns an empty aggregate, as before the deal's creation.
 func NewAggregate() *Aggregate {
 	return &Aggregate{Tasks: map[string]*funnelwatch.Task{}, dirtyTasks: map[string]bool{}}
+}
+
+// clone returns a deep copy, so a batch can change it and be rolled back.
+func (a *Aggregate) clone() *Aggregate {
+	c := NewAggregate()
+	if a.Deal != nil {
+		d := *a.Deal
+		d.Fields = maps.Clone(a.Deal.Fields)
+		c.Deal = &d
+	}
+	for id, t := range a.Tasks {
+		tc := *t
+		c.Tasks[id] = &tc
+	}
+	return c
 }
 
 // Fold returns the state that the events produce, applied in the order
@@ -51,7 +69,13 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 	if e.At.After(d.LastEventAt) {
 		d.LastEventAt = e.At
 	}
-	a.dirtyDeal = true
+	// Task, call and note events leave the deal's row alone (only its
+	// LastEventAt moves, which loading recomputes from the log): most
+	// events are of these kinds, and rewriting the deal for each would
+	// double the cost of ingest.
+	if strings.HasPrefix(string(e.Type), "deal.") {
+		a.dirtyDeal = true
+	}
 	switch e.Type {
 	case funnelwatch.EventDealStageChanged:
 		a.move(f, e)
@@ -66,7 +90,9 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 	case funnelwatch.EventDealResponsibleChanged:
 		d.Responsible = e.To
 		d.UpdatedAt = e.At
+		a.movedDeal = true
 	case funnelwatch.EventDealDeleted:
+		a.movedDeal = true
 		at := e.At
 		d.DeletedAt = &at
 		d.UpdatedAt = e.At
@@ -131,7 +157,7 @@ func (a *Aggregate) create(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		d.ClosedAt = &at
 	}
 	a.Deal = d
-	a.dirtyDeal = true
+	a.dirtyDeal, a.movedDeal = true, true
 }
 
 func (a *Aggregate) move(f *funnelwatch.Funnel, e *funnelwatch.Event) {
@@ -140,6 +166,7 @@ func (a *Aggregate) move(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 	if !ok || (s.Pipeline == d.Pipeline && s.ID == d.Stage) {
 		return
 	}
+	a.movedDeal = true
 	if s.Pipeline != d.Pipeline {
 		d.PipelineEnteredAt = e.At
 	}

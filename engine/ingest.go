@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -39,13 +39,22 @@ func (r *Result) Count(o Outcome) int {
 }
 
 // Ingestor checks events against the funnel and appends them, with the
-// state they fold into, to a workspace's store.
+// state they fold into, to a workspace's store. It keeps the aggregates it
+// has loaded in memory, so it must be the only writer of the workspace's
+// log (one process per workspace).
 type Ingestor struct {
 	Store     funnelwatch.Store
 	Workspace string
 	Funnel    *funnelwatch.Funnel
 	// Now is the clock stamping received_at (time.Now when nil).
 	Now func() time.Time
+	// MaxCached bounds the aggregates kept in memory between batches
+	// (default 1,000,000).
+	MaxCached int
+
+	mu       sync.Mutex // one batch at a time: the store has one writer anyway
+	cache    map[string]*Aggregate
+	taskDeal map[string]string // task id → deal id, for the cached deals
 }
 
 // Ingest stores a batch in one transaction. Events are taken in event-time
@@ -68,6 +77,12 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return events[a].At.Compare(events[b].At) })
 
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cache == nil {
+		in.cache, in.taskDeal = map[string]*Aggregate{}, map[string]string{}
+	}
+	var b *batch
 	err := in.Store.Update(ctx, in.Workspace, func(tx funnelwatch.Tx) error {
 		// Reset per attempt so a retried transaction starts clean.
 		clear(res.Reasons)
@@ -82,7 +97,10 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 		if err != nil {
 			return err
 		}
-		b := &batch{ctx: ctx, tx: tx, f: in.Funnel, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{}, refold: map[string]bool{}}
+		b = &batch{ctx: ctx, tx: tx, f: in.Funnel, in: in, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{}, noTask: map[string]bool{}, refold: map[string]bool{}}
+		if err := b.prefetch(events); err != nil {
+			return err
+		}
 		received := now().UTC()
 		for _, i := range order {
 			e := events[i] // a copy: the caller's slice is left as given
@@ -110,7 +128,49 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 	if err != nil {
 		return nil, err
 	}
+	in.remember(b)
 	return res, nil
+}
+
+// remember keeps the committed batch's aggregates for the next batches.
+func (in *Ingestor) remember(b *batch) {
+	limit := in.MaxCached
+	if limit <= 0 {
+		limit = 1_000_000
+	}
+	for id, a := range b.aggs {
+		if a == nil || a.Deal == nil {
+			continue
+		}
+		a.dirtyDeal, a.movedDeal = false, false
+		clear(a.dirtyTasks)
+		in.cache[id] = a
+		for tid := range a.Tasks {
+			in.taskDeal[tid] = id
+		}
+	}
+	if len(in.cache) <= limit {
+		return
+	}
+	// Closed deals are touched least; drop them first, then everything.
+	for id, a := range in.cache {
+		if !a.Deal.Open() {
+			in.forget(id)
+		}
+	}
+	if len(in.cache) > limit {
+		clear(in.cache)
+		clear(in.taskDeal)
+	}
+}
+
+func (in *Ingestor) forget(id string) {
+	if a := in.cache[id]; a != nil {
+		for tid := range a.Tasks {
+			delete(in.taskDeal, tid)
+		}
+	}
+	delete(in.cache, id)
 }
 
 // batch is the working state of one ingest transaction.
@@ -118,9 +178,94 @@ type batch struct {
 	ctx      context.Context
 	tx       funnelwatch.Tx
 	f        *funnelwatch.Funnel
+	in       *Ingestor
 	aggs     map[string]*Aggregate // by deal id; nil entry: no such deal
 	taskDeal map[string]string     // task id → deal id
+	noTask   map[string]bool       // task ids known not to exist before this batch
 	refold   map[string]bool       // deals that got an event older than their latest
+	inserted []*funnelwatch.Event  // accepted events, in the order folded
+	contacts []*funnelwatch.Contact
+	calls    []*funnelwatch.Call
+	notes    []*funnelwatch.Note
+}
+
+// prefetch loads, in a few queries, every deal and task the batch refers
+// to that the cache does not hold.
+func (b *batch) prefetch(events []funnelwatch.Event) error {
+	dealIDs := map[string]bool{}
+	var taskIDs []string
+	for i := range events {
+		e := &events[i]
+		if id := e.DealRef(); id != "" {
+			dealIDs[id] = true
+		}
+		tid := e.TaskID
+		if e.Task != nil {
+			tid = e.Task.ID
+		}
+		if tid != "" {
+			if id, ok := b.in.taskDeal[tid]; ok {
+				dealIDs[id] = true
+			} else {
+				taskIDs = append(taskIDs, tid)
+			}
+		}
+	}
+	if len(taskIDs) > 0 {
+		tasks, err := b.tx.Tasks(b.ctx, funnelwatch.TaskFilter{IDs: taskIDs})
+		if err != nil {
+			return err
+		}
+		for _, tid := range taskIDs {
+			b.noTask[tid] = true
+		}
+		for _, t := range tasks {
+			dealIDs[t.DealID] = true
+			delete(b.noTask, t.ID)
+		}
+	}
+	var load []string
+	for id := range dealIDs {
+		if a, ok := b.in.cache[id]; ok {
+			b.aggs[id] = a.clone()
+			continue
+		}
+		load = append(load, id)
+	}
+	if len(load) == 0 {
+		return nil
+	}
+	slices.Sort(load)
+	deals, err := b.tx.Deals(b.ctx, funnelwatch.DealFilter{IDs: load, IncludeDeleted: true})
+	if err != nil {
+		return err
+	}
+	tasks, err := b.tx.Tasks(b.ctx, funnelwatch.TaskFilter{DealIDs: load})
+	if err != nil {
+		return err
+	}
+	for _, id := range load {
+		b.aggs[id] = nil
+	}
+	last, err := b.tx.LastEventTimes(b.ctx, load)
+	if err != nil {
+		return err
+	}
+	for _, d := range deals {
+		if t := last[d.ID]; t.After(d.LastEventAt) {
+			d.LastEventAt = t
+		}
+		a := NewAggregate()
+		a.Deal = d
+		b.aggs[d.ID] = a
+	}
+	for _, t := range tasks {
+		if a := b.aggs[t.DealID]; a != nil {
+			a.Tasks[t.ID] = t
+			b.taskDeal[t.ID] = t.DealID
+		}
+	}
+	return nil
 }
 
 // aggregate returns the deal's aggregate, loading it once per batch; nil
@@ -128,6 +273,10 @@ type batch struct {
 func (b *batch) aggregate(id string) (*Aggregate, error) {
 	if a, ok := b.aggs[id]; ok {
 		return a, nil
+	}
+	if a, ok := b.in.cache[id]; ok {
+		b.aggs[id] = a.clone()
+		return b.aggs[id], nil
 	}
 	d, err := b.tx.Deal(b.ctx, id)
 	if funnelwatch.ErrorCode(err) == funnelwatch.ENOTFOUND {
@@ -140,6 +289,13 @@ func (b *batch) aggregate(id string) (*Aggregate, error) {
 	tasks, err := b.tx.Tasks(b.ctx, funnelwatch.TaskFilter{DealID: id})
 	if err != nil {
 		return nil, err
+	}
+	last, err := b.tx.LastEventTimes(b.ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if t := last[id]; t.After(d.LastEventAt) {
+		d.LastEventAt = t
 	}
 	a := NewAggregate()
 	a.Deal = d
@@ -156,6 +312,12 @@ func (b *batch) aggregate(id string) (*Aggregate, error) {
 func (b *batch) taskAggregate(taskID string) (*Aggregate, error) {
 	if id, ok := b.taskDeal[taskID]; ok {
 		return b.aggregate(id)
+	}
+	if id, ok := b.in.taskDeal[taskID]; ok {
+		return b.aggregate(id)
+	}
+	if b.noTask[taskID] {
+		return nil, nil
 	}
 	t, err := b.tx.Task(b.ctx, taskID)
 	if funnelwatch.ErrorCode(err) == funnelwatch.ENOTFOUND {
@@ -324,19 +486,11 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 		}
 		e.DealID = id
 	}
-	inserted, err := b.tx.InsertEvent(b.ctx, e)
-	if err != nil {
-		return err
-	}
-	if !inserted {
-		return fmt.Errorf("event %s vanished between duplicate check and insert", e.ID)
-	}
+	b.inserted = append(b.inserted, e)
 	switch e.Type {
 	case funnelwatch.EventDealCreated:
 		if c := ContactOf(e.Deal.Contact); c != nil {
-			if err := b.tx.SaveContact(b.ctx, c); err != nil {
-				return err
-			}
+			b.contacts = append(b.contacts, c)
 		}
 		b.aggs[e.DealID] = NewAggregate()
 	case funnelwatch.EventTaskCreated:
@@ -346,14 +500,10 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 		call := &funnelwatch.Call{ID: c.ID, User: c.User, DealID: e.DealID, Direction: c.Direction,
 			Phone: phone.Key(c.Phone), StartedAt: c.StartedAt, DurationS: c.DurationS, Answered: c.Answered,
 			RecordingURL: c.RecordingURL}
-		if err := b.tx.InsertCall(b.ctx, call); err != nil {
-			return err
-		}
+		b.calls = append(b.calls, call)
 	case funnelwatch.EventNoteAdded:
 		n := e.Note
-		if err := b.tx.InsertNote(b.ctx, &funnelwatch.Note{ID: n.ID, DealID: n.DealID, Author: n.Author, Text: n.Text, At: e.At}); err != nil {
-			return err
-		}
+		b.notes = append(b.notes, &funnelwatch.Note{ID: n.ID, DealID: n.DealID, Author: n.Author, Text: n.Text, At: e.At})
 	}
 	if e.DealID == "" {
 		return nil
@@ -418,6 +568,9 @@ func (b *batch) dealOfPhone(number string) (string, error) {
 // flush re-folds the deals that received events out of time order and
 // writes every changed deal and task.
 func (b *batch) flush() error {
+	if err := b.tx.InsertEvents(b.ctx, b.inserted); err != nil {
+		return err
+	}
 	ids := make([]string, 0, len(b.refold))
 	for id := range b.refold {
 		ids = append(ids, id)
@@ -429,7 +582,7 @@ func (b *batch) flush() error {
 			return err
 		}
 		a := Fold(b.f, events)
-		a.dirtyDeal = a.Deal != nil
+		a.dirtyDeal, a.movedDeal = a.Deal != nil, a.Deal != nil
 		for tid := range a.Tasks {
 			a.dirtyTasks[tid] = true
 		}
@@ -442,12 +595,16 @@ func (b *batch) flush() error {
 		}
 	}
 	slices.Sort(dealIDs)
+	var moved, touched []*funnelwatch.Deal
+	var tasks []*funnelwatch.Task
 	for _, id := range dealIDs {
 		a := b.aggs[id]
-		if a.dirtyDeal && a.Deal != nil {
-			if err := b.tx.SaveDeal(b.ctx, a.Deal); err != nil {
-				return err
-			}
+		switch {
+		case a.Deal == nil || !a.dirtyDeal:
+		case a.movedDeal:
+			moved = append(moved, a.Deal)
+		default:
+			touched = append(touched, a.Deal)
 		}
 		tids := make([]string, 0, len(a.dirtyTasks))
 		for tid := range a.dirtyTasks {
@@ -455,10 +612,23 @@ func (b *batch) flush() error {
 		}
 		slices.Sort(tids)
 		for _, tid := range tids {
-			if err := b.tx.SaveTask(b.ctx, a.Tasks[tid]); err != nil {
-				return err
-			}
+			tasks = append(tasks, a.Tasks[tid])
 		}
 	}
-	return nil
+	if err := b.tx.SaveContacts(b.ctx, b.contacts...); err != nil {
+		return err
+	}
+	if err := b.tx.SaveDeals(b.ctx, moved...); err != nil {
+		return err
+	}
+	if err := b.tx.SaveDealActivity(b.ctx, touched...); err != nil {
+		return err
+	}
+	if err := b.tx.SaveTasks(b.ctx, tasks...); err != nil {
+		return err
+	}
+	if err := b.tx.InsertCalls(b.ctx, b.calls...); err != nil {
+		return err
+	}
+	return b.tx.InsertNotes(b.ctx, b.notes...)
 }

@@ -1,6 +1,10 @@
 package phone
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nyaruka/phonenumbers"
+)
 
 func TestNormalize(t *testing.T) {
 	tests := []struct {
@@ -13,6 +17,10 @@ func TestNormalize(t *testing.T) {
 		{"89123456789", "+79123456789", true},
 		{"9123456789", "+79123456789", true},
 		{"+7(495)123-45-67", "+74951234567", true},
+		{"+7 (812) 555 12 34", "+78125551234", true},
+		{"8-800-555-35-35", "+78005553535", true},
+		// Not a country code: the library refuses it.
+		{"+8 912 345 67 89", "", false},
 		// Foreign numbers keep their country code.
 		{"+49 30 1234567", "+49301234567", true},
 		// Junk is not a phone.
@@ -34,5 +42,24 @@ func TestKeyFallsBackToDigits(t *testing.T) {
 	}
 	if got := Key("8 912 345 67 89"); got != "+79123456789" {
 		t.Errorf("Key = %q, want +79123456789", got)
+	}
+}
+
+// The fast path for Russian numbers must agree with the library.
+func TestRussianAgreesWithLibrary(t *testing.T) {
+	for _, in := range []string{"+79123456789", "8 (912) 345-67-89", "89123456789", "9123456789", "+7 (495) 123-45-67",
+		"8 812 555 12 34", "+7 3812 12-34-56", "8-800-555-35-35"} {
+		fast, ok := russian(in)
+		if !ok {
+			t.Errorf("russian(%q) not recognised", in)
+			continue
+		}
+		num, err := phonenumbers.Parse(in, DefaultRegion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lib := phonenumbers.Format(num, phonenumbers.E164); lib != fast {
+			t.Errorf("%q: fast path %s, library %s", in, fast, lib)
+		}
 	}
 }

@@ -4,6 +4,7 @@
 package regulations
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -72,13 +73,14 @@ type Automation struct {
 	Line int // line of the automation in the file, for messages
 	When Trigger
 
-	Pipelines []string // scope: pipeline ids (empty: all)
-	Stage     string   // scope: "pipeline/stage" for stage-bound triggers (empty: any)
-	Field     string   // field.changed: the field watched ("amount", "responsible" or a custom field)
+	Pipelines []string      // scope: pipeline ids (empty: all)
+	Stage     string        // scope: "pipeline/stage" for stage-bound triggers (empty: any)
+	Field     string        // field.changed: the field watched ("amount", "responsible" or a custom field)
 	Idle      time.Duration // deal.idle: how long without an event
-	Cron      string   // schedule: five-field cron expression in the company's timezone
+	Cron      string        // schedule: five-field cron expression in the company's timezone
+	Schedule  *Cron         // schedule: Cron parsed, for Next (nil for other triggers)
 	After     time.Duration // delay; acts only if the trigger still holds then
-	If        string   // optional expression condition over the deal
+	If        string        // optional expression condition over the deal
 
 	Do []Action
 }
@@ -203,27 +205,28 @@ const (
 // QualityRule is one entry of the quality section: a catalogue rule with
 // its parameters, or an expression rule under its own id.
 type QualityRule struct {
-	Rule     string // catalogue id, or "expr"
-	ID       string // the finding's id: Rule for catalogue rules, the file's id for expr rules
-	Line     int
-	Severity Severity      // default violation
-	Grace    time.Duration // default 0
-	Pipelines []string     // scope (empty: every pipeline)
-	Stages    []string     // scope: "pipeline/stage" refs (empty: every stage)
+	Rule      string // catalogue id, or "expr"
+	ID        string // the finding's id: Rule for catalogue rules, the file's id for expr rules
+	Line      int
+	Severity  Severity      // default violation
+	Grace     time.Duration // default 0
+	Pipelines []string      // scope (empty: every pipeline)
+	Stages    []string      // scope: "pipeline/stage" refs (empty: every stage)
 
 	Message        string // overrides the catalogue's message (Russian first)
 	Recommendation string
 
 	// Parameters; which apply depends on the rule (docs/regulations.md).
-	Limit       time.Duration // first_response, missed_call_callback, lost_too_fast, call_without_update, empty_comment, high_value_unsupervised
-	Window      time.Duration // mass_closing
-	Count       int           // mass_closing, reschedule_without_call
-	Amount      float64       // high_value_unsupervised
-	MinLength   int           // empty_comment, junk_field
-	MinDuration time.Duration // call_without_update: calls shorter than this are ignored
-	Fields      []string      // required_fields (extra), junk_field
-	Patterns    []string      // junk_field, empty_comment: regular expressions
-	Metric      string        // anomaly: short_calls, long_calls, long_cycle, low_check
-	Threshold   float64       // anomaly: factor against the team median
-	When        string        // expr: the condition, an expression over the deal
+	Limit       time.Duration    // first_response, missed_call_callback, lost_too_fast, call_without_update, empty_comment, high_value_unsupervised
+	Window      time.Duration    // mass_closing
+	Count       int              // mass_closing, reschedule_without_call
+	Amount      float64          // high_value_unsupervised
+	MinLength   int              // empty_comment, junk_field
+	MinDuration time.Duration    // call_without_update: calls shorter than this are ignored
+	Fields      []string         // required_fields (extra), junk_field
+	Patterns    []string         // junk_field, empty_comment: regular expressions
+	Regexps     []*regexp.Regexp // Patterns compiled, in the same order
+	Metric      string           // anomaly: short_calls, long_calls, long_cycle, low_check
+	Threshold   float64          // anomaly: factor against the team median
+	When        string           // expr: the condition, an expression over the deal
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,19 +10,34 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 )
 
-// InsertCall stores a call.
-func (tx *Tx) InsertCall(ctx context.Context, c *funnelwatch.Call) error {
-	_, err := tx.exec(ctx, `INSERT INTO calls (workspace_id, id, user_id, deal_id, direction, phone, started_at,
-			duration_s, answered, recording_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (workspace_id, id) DO UPDATE SET user_id = excluded.user_id, deal_id = excluded.deal_id,
-			direction = excluded.direction, phone = excluded.phone, started_at = excluded.started_at,
-			duration_s = excluded.duration_s, answered = excluded.answered, recording_url = excluded.recording_url`,
-		tx.ws, c.ID, c.User, c.DealID, c.Direction, c.Phone, micros(c.StartedAt), c.DurationS,
-		boolInt(c.Answered), c.RecordingURL)
-	if err != nil {
-		return fmt.Errorf("insert call %s: %w", c.ID, err)
+// InsertCalls stores calls; a repeated id replaces the call.
+func (tx *Tx) InsertCalls(ctx context.Context, calls ...*funnelwatch.Call) error {
+	rows := make([][]any, 0, len(calls))
+	for _, c := range lastByID(calls, func(c *funnelwatch.Call) string { return c.ID }) {
+		rows = append(rows, []any{c.ID, c.User, c.DealID, c.Direction, c.Phone, micros(c.StartedAt), c.DurationS,
+			boolInt(c.Answered), c.RecordingURL})
+	}
+	cols := []string{"id", "user_id", "deal_id", "direction", "phone", "started_at", "duration_s", "answered", "recording_url"}
+	if err := tx.upsert(ctx, "calls", cols, nil, rows); err != nil {
+		return fmt.Errorf("insert calls: %w", err)
 	}
 	return nil
+}
+
+// lastByID keeps the last of items sharing an id, in first-seen order: a
+// multi-row upsert may not touch one row twice.
+func lastByID[T any](items []T, id func(T) string) []T {
+	pos := make(map[string]int, len(items))
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		if i, ok := pos[id(it)]; ok {
+			out[i] = it
+			continue
+		}
+		pos[id(it)] = len(out)
+		out = append(out, it)
+	}
+	return out
 }
 
 // Calls lists a deal's calls in time order.
@@ -48,14 +64,14 @@ func (tx *Tx) Calls(ctx context.Context, dealID string) ([]*funnelwatch.Call, er
 	return out, rows.Err()
 }
 
-// InsertNote stores a note.
-func (tx *Tx) InsertNote(ctx context.Context, n *funnelwatch.Note) error {
-	_, err := tx.exec(ctx, `INSERT INTO notes (workspace_id, id, deal_id, author, text, at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (workspace_id, id) DO UPDATE SET deal_id = excluded.deal_id, author = excluded.author,
-			text = excluded.text, at = excluded.at`,
-		tx.ws, n.ID, n.DealID, n.Author, n.Text, micros(n.At))
-	if err != nil {
-		return fmt.Errorf("insert note %s: %w", n.ID, err)
+// InsertNotes stores notes; a repeated id replaces the note.
+func (tx *Tx) InsertNotes(ctx context.Context, notes ...*funnelwatch.Note) error {
+	rows := make([][]any, 0, len(notes))
+	for _, n := range lastByID(notes, func(n *funnelwatch.Note) string { return n.ID }) {
+		rows = append(rows, []any{n.ID, n.DealID, n.Author, n.Text, micros(n.At)})
+	}
+	if err := tx.upsert(ctx, "notes", []string{"id", "deal_id", "author", "text", "at"}, nil, rows); err != nil {
+		return fmt.Errorf("insert notes: %w", err)
 	}
 	return nil
 }
@@ -81,49 +97,103 @@ func (tx *Tx) Notes(ctx context.Context, dealID string) ([]*funnelwatch.Note, er
 	return out, rows.Err()
 }
 
-// SaveContact inserts the contact or merges it into the stored one.
-func (tx *Tx) SaveContact(ctx context.Context, c *funnelwatch.Contact) error {
-	merged := *c
-	old, err := tx.Contact(ctx, c.ID)
-	switch {
-	case err == nil:
-		if merged.Name == "" {
-			merged.Name = old.Name
-		}
-		merged.Phones = union(old.Phones, c.Phones)
-		merged.Emails = union(old.Emails, c.Emails)
-	case funnelwatch.ErrorCode(err) != funnelwatch.ENOTFOUND:
-		return err
+// SaveContacts inserts contacts or merges them into the stored ones: the
+// name is kept when the new one is empty, phones and e-mails are united.
+func (tx *Tx) SaveContacts(ctx context.Context, contacts ...*funnelwatch.Contact) error {
+	if len(contacts) == 0 {
+		return nil
 	}
-	phones, _ := json.Marshal(nonNil(merged.Phones))
-	emails, _ := json.Marshal(nonNil(merged.Emails))
-	_, err = tx.exec(ctx, `INSERT INTO contacts (workspace_id, id, name, phones, emails) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (workspace_id, id) DO UPDATE SET name = excluded.name, phones = excluded.phones, emails = excluded.emails`,
-		tx.ws, merged.ID, merged.Name, string(phones), string(emails))
+	merged := map[string]*funnelwatch.Contact{}
+	var order []string
+	for _, c := range contacts {
+		m, ok := merged[c.ID]
+		if !ok {
+			cp := *c
+			merged[c.ID] = &cp
+			order = append(order, c.ID)
+			continue
+		}
+		mergeContact(m, c)
+	}
+	err := chunked(order, func(ids []string) error {
+		args := []any{tx.ws}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		rows, err := tx.run.QueryContext(ctx, tx.s.q(`SELECT id, name, phones, emails FROM contacts WHERE workspace_id = ? AND id IN `+placeholders(1, len(ids))), args...)
+		if err != nil {
+			return err
+		}
+		stored, err := scanContacts(rows)
+		if err != nil {
+			return err
+		}
+		for _, old := range stored {
+			m := merged[old.ID]
+			mergeContact(old, m)
+			merged[old.ID] = old
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("save contact %s: %w", c.ID, err)
+		return fmt.Errorf("save contacts: %w", err)
+	}
+	rows := make([][]any, 0, len(order))
+	for _, id := range order {
+		c := merged[id]
+		phones, _ := json.Marshal(nonNil(c.Phones))
+		emails, _ := json.Marshal(nonNil(c.Emails))
+		rows = append(rows, []any{c.ID, c.Name, string(phones), string(emails)})
+	}
+	if err := tx.upsert(ctx, "contacts", []string{"id", "name", "phones", "emails"}, nil, rows); err != nil {
+		return fmt.Errorf("save contacts: %w", err)
 	}
 	return nil
 }
 
+// mergeContact folds newer into c.
+func mergeContact(c, newer *funnelwatch.Contact) {
+	if newer.Name != "" {
+		c.Name = newer.Name
+	}
+	c.Phones = union(c.Phones, newer.Phones)
+	c.Emails = union(c.Emails, newer.Emails)
+}
+
 // Contact returns one contact.
 func (tx *Tx) Contact(ctx context.Context, id string) (*funnelwatch.Contact, error) {
-	row, err := tx.queryRow(ctx, `SELECT id, name, phones, emails FROM contacts WHERE workspace_id = ? AND id = ?`, tx.ws, id)
+	rows, err := tx.query(ctx, `SELECT id, name, phones, emails FROM contacts WHERE workspace_id = ? AND id = ?`, tx.ws, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("contact %s: %w", id, err)
 	}
-	var c funnelwatch.Contact
-	var phones, emails string
-	if err := row.Scan(&c.ID, &c.Name, &phones, &emails); err != nil {
-		return nil, notFound(err, "contact %q not found", id)
+	cs, err := scanContacts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("contact %s: %w", id, err)
 	}
-	if err := json.Unmarshal([]byte(phones), &c.Phones); err != nil {
-		return nil, fmt.Errorf("decode phones of contact %s: %w", id, err)
+	if len(cs) == 0 {
+		return nil, funnelwatch.Errorf(funnelwatch.ENOTFOUND, "contact %q not found", id)
 	}
-	if err := json.Unmarshal([]byte(emails), &c.Emails); err != nil {
-		return nil, fmt.Errorf("decode e-mails of contact %s: %w", id, err)
+	return cs[0], nil
+}
+
+func scanContacts(rows *sql.Rows) ([]*funnelwatch.Contact, error) {
+	defer rows.Close()
+	var out []*funnelwatch.Contact
+	for rows.Next() {
+		var c funnelwatch.Contact
+		var phones, emails string
+		if err := rows.Scan(&c.ID, &c.Name, &phones, &emails); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(phones), &c.Phones); err != nil {
+			return nil, fmt.Errorf("decode phones of contact %s: %w", c.ID, err)
+		}
+		if err := json.Unmarshal([]byte(emails), &c.Emails); err != nil {
+			return nil, fmt.Errorf("decode e-mails of contact %s: %w", c.ID, err)
+		}
+		out = append(out, &c)
 	}
-	return &c, nil
+	return out, rows.Err()
 }
 
 func union(a, b []string) []string {

@@ -14,30 +14,39 @@ import (
 const dealColumns = `id, pipeline_id, stage_id, status, name, responsible, contact_id, amount, source, fields,
 	loss_reason, created_at, updated_at, stage_entered_at, pipeline_entered_at, closed_at, deleted_at, last_event_at`
 
-// SaveDeal upserts the deal's state.
-func (tx *Tx) SaveDeal(ctx context.Context, d *funnelwatch.Deal) error {
-	fields := "{}"
-	if len(d.Fields) > 0 {
-		b, err := json.Marshal(d.Fields)
-		if err != nil {
-			return fmt.Errorf("encode fields of deal %s: %w", d.ID, err)
+var dealCols = strings.Split(strings.Join(strings.Fields(dealColumns), ""), ",")
+
+// SaveDeals upserts the deals' states.
+func (tx *Tx) SaveDeals(ctx context.Context, deals ...*funnelwatch.Deal) error {
+	return tx.saveDeals(ctx, deals, nil)
+}
+
+// activityCols are the deal columns that change without the deal moving,
+// changing hands or closing; no index covers them.
+var activityCols = []string{"name", "amount", "source", "fields", "updated_at", "last_event_at"}
+
+// SaveDealActivity writes the activity columns of deals that exist.
+func (tx *Tx) SaveDealActivity(ctx context.Context, deals ...*funnelwatch.Deal) error {
+	return tx.saveDeals(ctx, deals, activityCols)
+}
+
+func (tx *Tx) saveDeals(ctx context.Context, deals []*funnelwatch.Deal, update []string) error {
+	rows := make([][]any, 0, len(deals))
+	for _, d := range deals {
+		fields := "{}"
+		if len(d.Fields) > 0 {
+			b, err := json.Marshal(d.Fields)
+			if err != nil {
+				return fmt.Errorf("encode fields of deal %s: %w", d.ID, err)
+			}
+			fields = string(b)
 		}
-		fields = string(b)
+		rows = append(rows, []any{d.ID, d.Pipeline, d.Stage, string(d.Status), d.Name, d.Responsible, d.ContactID, d.Amount,
+			d.Source, fields, d.LossReason, micros(d.CreatedAt), micros(d.UpdatedAt), micros(d.StageEnteredAt),
+			micros(d.PipelineEnteredAt), microsPtr(d.ClosedAt), microsPtr(d.DeletedAt), micros(d.LastEventAt)})
 	}
-	_, err := tx.exec(ctx, `INSERT INTO deals (workspace_id, `+dealColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (workspace_id, id) DO UPDATE SET
-			pipeline_id = excluded.pipeline_id, stage_id = excluded.stage_id, status = excluded.status,
-			name = excluded.name, responsible = excluded.responsible, contact_id = excluded.contact_id,
-			amount = excluded.amount, source = excluded.source, fields = excluded.fields,
-			loss_reason = excluded.loss_reason, created_at = excluded.created_at, updated_at = excluded.updated_at,
-			stage_entered_at = excluded.stage_entered_at, pipeline_entered_at = excluded.pipeline_entered_at,
-			closed_at = excluded.closed_at, deleted_at = excluded.deleted_at, last_event_at = excluded.last_event_at`,
-		tx.ws, d.ID, d.Pipeline, d.Stage, string(d.Status), d.Name, d.Responsible, d.ContactID, d.Amount,
-		d.Source, fields, d.LossReason, micros(d.CreatedAt), micros(d.UpdatedAt), micros(d.StageEnteredAt),
-		micros(d.PipelineEnteredAt), microsPtr(d.ClosedAt), microsPtr(d.DeletedAt), micros(d.LastEventAt))
-	if err != nil {
-		return fmt.Errorf("save deal %s: %w", d.ID, err)
+	if err := tx.upsert(ctx, "deals", dealCols, update, rows); err != nil {
+		return fmt.Errorf("save deals: %w", err)
 	}
 	return nil
 }
@@ -58,35 +67,67 @@ func (tx *Tx) Deal(ctx context.Context, id string) (*funnelwatch.Deal, error) {
 	return deals[0], nil
 }
 
-// Deals lists deals by the filter.
+// Deals lists deals by the filter. With IDs, the deals come in chunks of
+// ids, each ordered by id.
 func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwatch.Deal, error) {
-	where := []string{"workspace_id = ?"}
-	args := []any{tx.ws}
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
+	var out []*funnelwatch.Deal
+	err := chunked(f.IDs, func(ids []string) error {
+		where := []string{"workspace_id = ?"}
+		args := []any{tx.ws}
+		add := func(cond string, v any) {
+			where = append(where, cond)
+			args = append(args, v)
+		}
+		if ids != nil {
+			where = append(where, "id IN "+placeholders(1, len(ids)))
+			for _, id := range ids {
+				args = append(args, id)
+			}
+		}
+		if f.Pipeline != "" {
+			add("pipeline_id = ?", f.Pipeline)
+		}
+		if f.Stage != "" {
+			add("stage_id = ?", f.Stage)
+		}
+		if f.Responsible != "" {
+			add("responsible = ?", f.Responsible)
+		}
+		if f.Status != "" {
+			add("status = ?", string(f.Status))
+		}
+		if !f.IncludeDeleted {
+			where = append(where, "deleted_at IS NULL")
+		}
+		q := `SELECT ` + dealColumns + ` FROM deals WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id` + limitClause(f.Offset, f.Limit)
+		rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
+		if err != nil {
+			return fmt.Errorf("deals: %w", err)
+		}
+		deals, err := scanDeals(rows)
+		out = append(out, deals...)
+		return err
+	})
+	return out, err
+}
+
+// inListSize bounds an IN (…) list.
+const inListSize = 500
+
+// chunked calls fn once with nil when ids is empty (no id filter), else
+// once per chunk of ids.
+func chunked(ids []string, fn func([]string) error) error {
+	if len(ids) == 0 {
+		return fn(nil)
 	}
-	if f.Pipeline != "" {
-		add("pipeline_id = ?", f.Pipeline)
+	for len(ids) > 0 {
+		n := min(inListSize, len(ids))
+		if err := fn(ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
 	}
-	if f.Stage != "" {
-		add("stage_id = ?", f.Stage)
-	}
-	if f.Responsible != "" {
-		add("responsible = ?", f.Responsible)
-	}
-	if f.Status != "" {
-		add("status = ?", string(f.Status))
-	}
-	if !f.IncludeDeleted {
-		where = append(where, "deleted_at IS NULL")
-	}
-	q := `SELECT ` + dealColumns + ` FROM deals WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id` + limitClause(f.Offset, f.Limit)
-	rows, err := tx.tx.QueryContext(ctx, tx.s.q(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("deals: %w", err)
-	}
-	return scanDeals(rows)
+	return nil
 }
 
 // LatestDealOfContact returns the contact's latest deal, open ones first.

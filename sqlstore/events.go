@@ -7,30 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 )
 
 // InsertEvent appends e to the log unless its id is already there.
 func (tx *Tx) InsertEvent(ctx context.Context, e *funnelwatch.Event) (bool, error) {
-	seq := e.Seq
-	e.Seq = 0
-	payload, err := json.Marshal(e)
-	e.Seq = seq
+	payload, err := eventPayload(e)
 	if err != nil {
-		return false, fmt.Errorf("encode event %s: %w", e.ID, err)
-	}
-	dealID := e.DealID
-	if dealID == "" {
-		dealID = e.DealRef()
-	}
-	taskID := e.TaskID
-	if taskID == "" && e.Task != nil {
-		taskID = e.Task.ID
+		return false, err
 	}
 	row, err := tx.queryRow(ctx, `INSERT INTO events (workspace_id, id, type, at, received_at, deal_id, task_id, actor, payload)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, id) DO NOTHING RETURNING seq`,
-		tx.ws, e.ID, string(e.Type), micros(e.At), micros(e.ReceivedAt), dealID, taskID, e.Actor, string(payload))
+		tx.ws, e.ID, string(e.Type), micros(e.At), micros(e.ReceivedAt), eventDealID(e), eventTaskID(e), e.Actor, payload)
 	if err != nil {
 		return false, err
 	}
@@ -41,6 +31,76 @@ func (tx *Tx) InsertEvent(ctx context.Context, e *funnelwatch.Event) (bool, erro
 		return false, fmt.Errorf("insert event %s: %w", e.ID, err)
 	}
 	return true, nil
+}
+
+// eventRowsPerInsert bounds a multi-row INSERT: 9 parameters a row, far
+// under both dialects' parameter limits.
+const eventRowsPerInsert = 256
+
+// InsertEvents appends events with multi-row INSERTs, which cost SQLite
+// far less per row than one statement per event.
+func (tx *Tx) InsertEvents(ctx context.Context, events []*funnelwatch.Event) error {
+	const cols = 9
+	args := make([]any, 0, eventRowsPerInsert*cols)
+	for len(events) > 0 {
+		n := chunkSize(len(events), eventRowsPerInsert)
+		part := events[:n]
+		events = events[n:]
+		args = args[:0]
+		for _, e := range part {
+			payload, err := eventPayload(e)
+			if err != nil {
+				return err
+			}
+			args = append(args, tx.ws, e.ID, string(e.Type), micros(e.At), micros(e.ReceivedAt), eventDealID(e), eventTaskID(e), e.Actor, payload)
+		}
+		q := `INSERT INTO events (workspace_id, id, type, at, received_at, deal_id, task_id, actor, payload) VALUES ` +
+			placeholders(n, cols) + ` ON CONFLICT (workspace_id, id) DO NOTHING`
+		res, err := tx.exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		if got, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		} else if got != int64(n) {
+			return funnelwatch.Errorf(funnelwatch.ECONFLICT, "%d of %d events were already in the log", int64(n)-got, n)
+		}
+	}
+	return nil
+}
+
+// placeholders returns "(?, ?), (?, ?)" for rows × cols.
+func placeholders(rows, cols int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
+}
+
+func eventPayload(e *funnelwatch.Event) (string, error) {
+	if len(e.Raw) > 0 {
+		return string(e.Raw), nil
+	}
+	seq := e.Seq
+	e.Seq = 0
+	payload, err := json.Marshal(e)
+	e.Seq = seq
+	if err != nil {
+		return "", fmt.Errorf("encode event %s: %w", e.ID, err)
+	}
+	return string(payload), nil
+}
+
+func eventDealID(e *funnelwatch.Event) string {
+	if e.DealID != "" {
+		return e.DealID
+	}
+	return e.DealRef()
+}
+
+func eventTaskID(e *funnelwatch.Event) string {
+	if e.TaskID == "" && e.Task != nil {
+		return e.Task.ID
+	}
+	return e.TaskID
 }
 
 // ExistingEventIDs returns which ids are already in the log.
@@ -56,8 +116,8 @@ func (tx *Tx) ExistingEventIDs(ctx context.Context, ids []string) (map[string]bo
 		for _, id := range part {
 			args = append(args, id)
 		}
-		q := `SELECT id FROM events WHERE workspace_id = ? AND id IN (?` + strings.Repeat(", ?", n-1) + `)`
-		rows, err := tx.tx.QueryContext(ctx, tx.s.q(q), args...)
+		q := `SELECT id FROM events WHERE workspace_id = ? AND id IN ` + placeholders(1, n)
+		rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
 		if err != nil {
 			return nil, fmt.Errorf("existing events: %w", err)
 		}
@@ -96,11 +156,11 @@ func (tx *Tx) Events(ctx context.Context, f funnelwatch.EventFilter) ([]funnelwa
 		where = append(where, "at < ?")
 		args = append(args, micros(f.To))
 	}
-	q := `SELECT seq, received_at, payload FROM events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY at, seq`
+	q := `SELECT seq, received_at, deal_id, payload FROM events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY at, seq`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := tx.tx.QueryContext(ctx, tx.s.q(q), args...)
+	rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
@@ -108,13 +168,17 @@ func (tx *Tx) Events(ctx context.Context, f funnelwatch.EventFilter) ([]funnelwa
 	var out []funnelwatch.Event
 	for rows.Next() {
 		var seq, received int64
-		var payload string
-		if err := rows.Scan(&seq, &received, &payload); err != nil {
+		var dealID, payload string
+		if err := rows.Scan(&seq, &received, &dealID, &payload); err != nil {
 			return nil, err
 		}
 		var e funnelwatch.Event
 		if err := json.Unmarshal([]byte(payload), &e); err != nil {
 			return nil, fmt.Errorf("decode stored event %d: %w", seq, err)
+		}
+		if e.DealID == "" {
+			// The deal a task event or a call was resolved to at ingest.
+			e.DealID = dealID
 		}
 		e.Seq = seq
 		e.ReceivedAt = fromMicros(received)
@@ -131,4 +195,34 @@ func (tx *Tx) EventCount(ctx context.Context) (int64, error) {
 	}
 	var n int64
 	return n, row.Scan(&n)
+}
+
+// LastEventTimes returns the time of each deal's latest event.
+func (tx *Tx) LastEventTimes(ctx context.Context, dealIDs []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(dealIDs))
+	if len(dealIDs) == 0 {
+		return out, nil
+	}
+	err := chunked(dealIDs, func(ids []string) error {
+		args := []any{tx.ws}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		rows, err := tx.run.QueryContext(ctx, tx.s.q(`SELECT deal_id, MAX(at) FROM events
+			WHERE workspace_id = ? AND deal_id IN `+placeholders(1, len(ids))+` GROUP BY deal_id`), args...)
+		if err != nil {
+			return fmt.Errorf("last event times: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var at int64
+			if err := rows.Scan(&id, &at); err != nil {
+				return err
+			}
+			out[id] = fromMicros(at)
+		}
+		return rows.Err()
+	})
+	return out, err
 }

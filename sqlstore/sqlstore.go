@@ -34,13 +34,22 @@ type Store struct {
 
 	mu      sync.Mutex
 	rebound map[string]string
+
+	// SQLite writes go through one dedicated connection whose statements
+	// are prepared once and kept: SQLite has one writer anyway, and
+	// preparing the same multi-row statements for every batch costs more
+	// than running them. PostgreSQL uses pool transactions; pgx caches
+	// prepared statements per connection by itself.
+	writeMu sync.Mutex
+	writer  *sql.Conn
+	stmts   map[string]*sql.Stmt // prepared on writer
 }
 
 var _ funnelwatch.Store = (*Store)(nil)
 
-// New returns a store on the given pools. SQLite wants a single-connection
-// write pool (one writer at a time, without lock upgrades) and a separate
-// read pool; PostgreSQL can pass the same pool twice.
+// New returns a store on the given pools. SQLite wants a write pool of at
+// least two connections (one is kept for the writer, one serves DB) and a
+// separate read pool; PostgreSQL can pass the same pool twice.
 func New(write, read *sql.DB, d Dialect) *Store {
 	return &Store{write: write, read: read, dialect: d, now: time.Now, rebound: map[string]string{}}
 }
@@ -50,6 +59,16 @@ func (s *Store) DB() *sql.DB { return s.write }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.writeMu.Lock()
+	for _, st := range s.stmts {
+		_ = st.Close()
+	}
+	s.stmts = nil
+	if s.writer != nil {
+		_ = s.writer.Close()
+		s.writer = nil
+	}
+	s.writeMu.Unlock()
 	err := s.write.Close()
 	if s.read != s.write {
 		if rerr := s.read.Close(); err == nil {
@@ -86,21 +105,34 @@ func (s *Store) q(query string) string {
 
 // EnsureWorkspace creates or renames the workspace.
 func (s *Store) EnsureWorkspace(ctx context.Context, id, name string) error {
-	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name`), id, name, s.now().UnixMicro())
-	if err != nil {
-		return fmt.Errorf("ensure workspace %s: %w", id, err)
-	}
-	return nil
+	return s.Update(ctx, id, func(tx funnelwatch.Tx) error {
+		_, err := tx.(*Tx).exec(ctx, `INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, id, name, s.now().UnixMicro())
+		if err != nil {
+			return fmt.Errorf("ensure workspace %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// sqlRunner is what a transaction runs statements on: a *sql.Tx, or the
+// SQLite writer *sql.Conn inside BEGIN … COMMIT.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Update runs fn in a read-write transaction.
 func (s *Store) Update(ctx context.Context, workspace string, fn func(funnelwatch.Tx) error) error {
+	if s.dialect == SQLite {
+		return s.updateSQLite(ctx, workspace, fn)
+	}
 	sqltx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{s: s, tx: sqltx, ws: workspace, stmts: map[string]*sql.Stmt{}}
+	tx := &Tx{s: s, run: sqltx, ws: workspace, stmts: map[string]*sql.Stmt{}, prepare: sqltx.PrepareContext}
 	defer tx.closeStmts()
 	if err := fn(tx); err != nil {
 		_ = sqltx.Rollback()
@@ -113,6 +145,42 @@ func (s *Store) Update(ctx context.Context, workspace string, fn func(funnelwatc
 	return nil
 }
 
+// updateSQLite runs fn between BEGIN IMMEDIATE and COMMIT on the writer
+// connection; IMMEDIATE takes the write lock at once, so writers from other
+// processes queue on the busy timeout instead of failing on an upgrade.
+func (s *Store) updateSQLite(ctx context.Context, workspace string, fn func(funnelwatch.Tx) error) (err error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.writer == nil {
+		if s.writer, err = s.write.Conn(ctx); err != nil {
+			return fmt.Errorf("writer connection: %w", err)
+		}
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	conn := s.writer
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// A cancelled ctx must not keep the rollback from running.
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && err == nil {
+				err = fmt.Errorf("rollback: %w", rerr)
+			}
+		}
+	}()
+	tx := &Tx{s: s, run: conn, ws: workspace, shared: s.stmts, prepare: conn.PrepareContext}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, workspace string, fn func(funnelwatch.ReadTx) error) error {
 	sqltx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect == Postgres})
@@ -120,29 +188,36 @@ func (s *Store) View(ctx context.Context, workspace string, fn func(funnelwatch.
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = sqltx.Rollback() }()
-	tx := &Tx{s: s, tx: sqltx, ws: workspace, stmts: map[string]*sql.Stmt{}}
+	tx := &Tx{s: s, run: sqltx, ws: workspace, stmts: map[string]*sql.Stmt{}, prepare: sqltx.PrepareContext}
 	defer tx.closeStmts()
 	return fn(tx)
 }
 
-// Tx is one transaction on one workspace. Statements are prepared once per
-// transaction, so a batch of a thousand events parses each query once.
+// Tx is one transaction on one workspace.
 type Tx struct {
-	s     *Store
-	tx    *sql.Tx
-	ws    string
-	stmts map[string]*sql.Stmt
+	s   *Store
+	run sqlRunner
+	ws  string
+	// Prepared statements: shared ones live as long as the SQLite writer
+	// connection; the others are closed with the transaction.
+	shared  map[string]*sql.Stmt
+	stmts   map[string]*sql.Stmt
+	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := tx.stmts[query]; ok {
+	cache := tx.stmts
+	if tx.shared != nil {
+		cache = tx.shared
+	}
+	if st, ok := cache[query]; ok {
 		return st, nil
 	}
-	st, err := tx.tx.PrepareContext(ctx, tx.s.q(query))
+	st, err := tx.prepare(ctx, tx.s.q(query))
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	tx.stmts[query] = st
+	cache[query] = st
 	return st, nil
 }
 

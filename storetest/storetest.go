@@ -170,7 +170,7 @@ func testWorkspaceScope(t *testing.T, open Opener) {
 		if _, err := tx.InsertEvent(ctx, &funnelwatch.Event{ID: "same", Type: funnelwatch.EventDealDeleted, At: at(0), DealID: "D1"}); err != nil {
 			return err
 		}
-		return tx.SaveDeal(ctx, &funnelwatch.Deal{ID: "D1", Pipeline: "sales", Stage: "target", Status: funnelwatch.DealOpen, CreatedAt: at(0)})
+		return tx.SaveDeals(ctx, &funnelwatch.Deal{ID: "D1", Pipeline: "sales", Stage: "target", Status: funnelwatch.DealOpen, CreatedAt: at(0)})
 	})
 	update(t, s, b, func(tx funnelwatch.Tx) error {
 		// The same event id in another workspace is not a duplicate.
@@ -201,7 +201,7 @@ func testRollback(t *testing.T, open Opener) {
 		if _, err := tx.InsertEvent(ctx, &funnelwatch.Event{ID: "r1", Type: funnelwatch.EventDealDeleted, At: at(0), DealID: "D1"}); err != nil {
 			return err
 		}
-		if err := tx.SaveDeal(ctx, &funnelwatch.Deal{ID: "D1", Pipeline: "p", Stage: "s", Status: funnelwatch.DealOpen}); err != nil {
+		if err := tx.SaveDeals(ctx, &funnelwatch.Deal{ID: "D1", Pipeline: "p", Stage: "s", Status: funnelwatch.DealOpen}); err != nil {
 			return err
 		}
 		return boom
@@ -239,13 +239,13 @@ func testDeals(t *testing.T, open Opener) {
 		Responsible: "olga", Amount: 2000, CreatedAt: at(2), UpdatedAt: at(2), StageEnteredAt: at(2), PipelineEnteredAt: at(2), LastEventAt: at(2), DeletedAt: ptr(at(3))}
 	update(t, s, ws, func(tx funnelwatch.Tx) error {
 		for _, d := range []*funnelwatch.Deal{d1, d2, d3} {
-			if err := tx.SaveDeal(ctx, d); err != nil {
+			if err := tx.SaveDeals(ctx, d); err != nil {
 				return err
 			}
 		}
 		// A second save replaces the state.
 		d2.Stage = "contact"
-		return tx.SaveDeal(ctx, d2)
+		return tx.SaveDeals(ctx, d2)
 	})
 	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
 		got, err := tx.Deal(ctx, "D1")
@@ -323,7 +323,7 @@ func testTasks(t *testing.T, open Opener) {
 	}
 	update(t, s, ws, func(tx funnelwatch.Tx) error {
 		for _, task := range tasks {
-			if err := tx.SaveTask(ctx, task); err != nil {
+			if err := tx.SaveTasks(ctx, task); err != nil {
 				return err
 			}
 		}
@@ -390,7 +390,7 @@ func testActivity(t *testing.T, open Opener) {
 			{ID: "C1", DealID: "D1", Direction: "in", Phone: "+79123456789", StartedAt: at(10)},
 			{ID: "C3", DealID: "D2", Direction: "in", StartedAt: at(5)},
 		} {
-			if err := tx.InsertCall(ctx, c); err != nil {
+			if err := tx.InsertCalls(ctx, c); err != nil {
 				return err
 			}
 		}
@@ -398,15 +398,15 @@ func testActivity(t *testing.T, open Opener) {
 			{ID: "N1", DealID: "D1", Author: "roman", Text: "Связался", At: at(51)},
 			{ID: "N0", DealID: "D1", Author: "roman", Text: "Клиент просит перезвонить завтра после 15:00", At: at(11)},
 		} {
-			if err := tx.InsertNote(ctx, n); err != nil {
+			if err := tx.InsertNotes(ctx, n); err != nil {
 				return err
 			}
 		}
-		if err := tx.SaveContact(ctx, &funnelwatch.Contact{ID: "tel:+79123456789", Name: "Иван", Phones: []string{"+79123456789"}}); err != nil {
+		if err := tx.SaveContacts(ctx, &funnelwatch.Contact{ID: "tel:+79123456789", Name: "Иван", Phones: []string{"+79123456789"}}); err != nil {
 			return err
 		}
 		// A later deal of the same client adds an e-mail and keeps the name.
-		if err := tx.SaveContact(ctx, &funnelwatch.Contact{ID: "tel:+79123456789", Phones: []string{"+79123456789"}, Emails: []string{"ivan@example.com"}}); err != nil {
+		if err := tx.SaveContacts(ctx, &funnelwatch.Contact{ID: "tel:+79123456789", Phones: []string{"+79123456789"}, Emails: []string{"ivan@example.com"}}); err != nil {
 			return err
 		}
 		for _, d := range []*funnelwatch.Deal{
@@ -414,7 +414,7 @@ func testActivity(t *testing.T, open Opener) {
 			{ID: "D5", Pipeline: "sales", Stage: "target", Status: funnelwatch.DealOpen, ContactID: "tel:+79123456789", CreatedAt: at(-100)},
 			{ID: "D6", Pipeline: "sales", Stage: "target", Status: funnelwatch.DealOpen, ContactID: "tel:+79123456789", CreatedAt: at(100), DeletedAt: ptr(at(101))},
 		} {
-			if err := tx.SaveDeal(ctx, d); err != nil {
+			if err := tx.SaveDeals(ctx, d); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch/demo"
+	"github.com/funnelwatch/funnelwatch/regulations"
+)
+
+// runDemo generates the demo company, loads it into a fresh embedded store
+// and serves it.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", stderr)
+	addr := fs.String("addr", env("ADDR", "localhost:8080"), "listen address")
+	dir := fs.String("data", env("DATA", filepath.Join(dataDir(), "demo")), "directory for the demo's files")
+	seed := fs.Int64("seed", 1, "seed of the generated company (same seed, same day: same company)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	start := time.Now()
+	a, co, err := loadDemo(ctx, *dir, *seed, start)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	tokens := apiTokens()
+	token := ""
+	if len(tokens) == 0 {
+		token = randomToken()
+		tokens = []string{token}
+	}
+	a.setTokens(tokens)
+	return a.serve(ctx, *addr, func(url string) {
+		fmt.Fprintf(stdout, "funnelwatch demo: %s — %d events loaded in %s\n", a.regs.Company, len(co.Events), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "  regulations: %s\n  events:      %s\n", filepath.Join(*dir, "regulations.yaml"), filepath.Join(*dir, "events.ndjson"))
+		if token != "" {
+			fmt.Fprintf(stdout, "  API token (this run): %s\n", token)
+		} else {
+			fmt.Fprintln(stdout, "  API token: FUNNELWATCH_API_TOKEN")
+		}
+		fmt.Fprintf(stdout, "Open %s\n", url)
+	})
+}
+
+// loadDemo writes the generated company's regulations and event log to dir
+// and ingests the log into a fresh SQLite store there.
+func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app, *demo.Company, error) {
+	co, err := demo.Generate(demo.Options{Seed: seed, End: now.Truncate(time.Minute)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate demo: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, err
+	}
+	regsPath := filepath.Join(dir, "regulations.yaml")
+	if err := os.WriteFile(regsPath, co.Regulations, 0o640); err != nil {
+		return nil, nil, err
+	}
+	if err := writeNDJSON(filepath.Join(dir, "events.ndjson"), co); err != nil {
+		return nil, nil, err
+	}
+	regs, err := regulations.Parse(co.Regulations)
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo regulations: %w", err)
+	}
+	dbPath := filepath.Join(dir, "demo.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(dbPath + suffix); err != nil && !os.IsNotExist(err) {
+			return nil, nil, err
+		}
+	}
+	a, err := openApp(ctx, "sqlite:"+dbPath, regs, nil, logger(io.Discard))
+	if err != nil {
+		return nil, nil, err
+	}
+	const batch = 5000
+	for i := 0; i < len(co.Events); i += batch {
+		part := co.Events[i:min(i+batch, len(co.Events))]
+		res, err := a.ingestor.Ingest(ctx, part)
+		if err != nil {
+			a.store.Close()
+			return nil, nil, err
+		}
+		for j, reason := range res.Reasons {
+			if reason != "" {
+				a.store.Close()
+				return nil, nil, fmt.Errorf("demo event %s rejected: %s", part[j].ID, reason)
+			}
+		}
+	}
+	return a, co, nil
+}
+
+func writeNDJSON(path string, co *demo.Company) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	if err := co.WriteNDJSON(w); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

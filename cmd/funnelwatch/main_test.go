@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const example = "../../../shared/examples/regulations.yaml"
+
+// syncBuffer is a bytes.Buffer safe for a server goroutine and a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var urlRE = regexp.MustCompile(`http://[^\s]+`)
+
+// start runs Main with args until the test ends and returns the URL it
+// announced.
+func start(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errs := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, args, out, errs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("%s exited %d: %s", args[0], code, errs.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not shut down", args[0])
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if u := urlRE.FindString(out.String()); u != "" {
+			return u, out
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("%s exited %d early: %s %s", args[0], code, out.String(), errs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s announced no URL: %s", args[0], errs.String())
+	return "", nil
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestCheck(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := Main(context.Background(), []string{"check", example}, &out, &errs); code != 0 {
+		t.Fatalf("check of the contract example exited %d: %s %s", code, out.String(), errs.String())
+	}
+	if !strings.Contains(out.String(), "OK") {
+		t.Errorf("output = %q", out.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte(`company: X
+users:
+  - {id: roman, name: Роман, supervisor: nobody}
+pipelines:
+  - id: sales
+    stages:
+      - {id: target, sla: 7x}
+      - {id: won, type: won}
+`), 0o600)
+	out.Reset()
+	if code := Main(context.Background(), []string{"check", bad}, &out, &errs); code != 1 {
+		t.Fatalf("check of a bad file exited %d", code)
+	}
+	for _, want := range []string{"line 3", "nobody", "line 7", "7x", "lost"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestServeIngestAndPage(t *testing.T) {
+	t.Setenv("FUNNELWATCH_API_TOKEN", "s3cret")
+	db := "sqlite:" + filepath.Join(t.TempDir(), "fw.db")
+	url, _ := start(t, "serve", "--regulations", example, "--db", db, "--addr", "127.0.0.1:0")
+	body := `[{"id":"e1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","stage":"target","responsible":"roman","amount":42000}},
+	{"id":"e2","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D2","pipeline":"sales","stage":"ready","responsible":"roman","amount":8000}}]`
+	req, _ := http.NewRequest("POST", url+"/api/v1/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Accepted int }
+	json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || r.Accepted != 2 {
+		t.Fatalf("ingest: %d accepted=%d", resp.StatusCode, r.Accepted)
+	}
+	code, page := get(t, url+"/", "")
+	if code != 200 || !strings.Contains(page, "Основная воронка") || !strings.Contains(page, "Целевой клиент") ||
+		!strings.Contains(page, "ZolotarevAuto") {
+		t.Fatalf("page: %d\n%s", code, page)
+	}
+	// The ready stage shows its one deal and its money.
+	if !regexp.MustCompile(`(?s)data-stage="sales/ready">.*?<td class="num">1</td>.*?8\x{202f}000`).MatchString(page) {
+		t.Errorf("stage counts not on the page:\n%s", page)
+	}
+	if code, _ := get(t, url+"/readyz", ""); code != 200 {
+		t.Errorf("readyz = %d", code)
+	}
+	if code, body := get(t, url+"/api/v1/deals/D1", "s3cret"); code != 200 || !strings.Contains(body, `"amount":42000`) {
+		t.Errorf("GET deal = %d %s", code, body)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	t.Setenv("FUNNELWATCH_API_TOKEN", "")
+	dir := t.TempDir()
+	began := time.Now()
+	url, out := start(t, "demo", "--addr", "127.0.0.1:0", "--data", dir)
+	code, page := get(t, url+"/", "")
+	t.Logf("demo: first page %s after start", time.Since(began))
+	if code != 200 {
+		t.Fatalf("demo page: %d", code)
+	}
+	for _, want := range []string{"Основная воронка", "Авито", "Гарантийные случаи", "Выкуп деталей", "Квалификация деталей", "Опт", "Курьеры", "Прогрев", "Готов к выдаче"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("demo page lacks %q", want)
+		}
+	}
+	for _, f := range []string{"regulations.yaml", "events.ndjson", "demo.db"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("demo file: %v", err)
+		}
+	}
+	// The printed token opens the API.
+	m := regexp.MustCompile(`API token \(this run\): (\w+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no token printed: %s", out.String())
+	}
+	if code, body := get(t, url+"/api/v1/deals?status=open&limit=5", m[1]); code != 200 || !strings.Contains(body, `"items":[{`) {
+		t.Errorf("demo API: %d %s", code, body)
+	}
+}

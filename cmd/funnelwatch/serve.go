@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/api"
+	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/postgres"
+	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/sqlite"
+	"github.com/funnelwatch/funnelwatch/sqlstore"
+	"github.com/funnelwatch/funnelwatch/web"
+)
+
+// workspaceID is the workspace a single-company install keeps its data in.
+const workspaceID = "default"
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	regsPath := fs.String("regulations", env("REGULATIONS", ""), "regulations file (YAML)")
+	db := fs.String("db", env("DB", ""), "store: sqlite:PATH or postgres://… (default: sqlite in the data directory)")
+	addr := fs.String("addr", env("ADDR", "127.0.0.1:8080"), "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *regsPath == "" {
+		return usageErr("--regulations FILE is required")
+	}
+	if *db == "" {
+		*db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
+	}
+	regs, err := regulations.ParseFile(*regsPath)
+	if err != nil {
+		return fmt.Errorf("regulations %s: %w", *regsPath, err)
+	}
+	tokens := apiTokens()
+	if len(tokens) == 0 {
+		fmt.Fprintln(stderr, "warning: FUNNELWATCH_API_TOKEN is not set; the API refuses every request")
+	}
+	a, err := openApp(ctx, *db, regs, tokens, logger(stderr))
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	return a.serve(ctx, *addr, func(url string) {
+		fmt.Fprintf(stdout, "funnelwatch serving %s on %s\n", regs.Company, url)
+	})
+}
+
+func logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// apiTokens returns the admin tokens from the environment.
+func apiTokens() []string {
+	if t := strings.TrimSpace(os.Getenv("FUNNELWATCH_API_TOKEN")); t != "" {
+		return []string{t}
+	}
+	return nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// openStore opens the store a --db URL names.
+func openStore(ctx context.Context, db string) (*sqlstore.Store, error) {
+	if path, ok := trimSQLitePrefix(db); ok {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, err
+		}
+		return sqlite.Open(ctx, path)
+	}
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return postgres.Open(ctx, db)
+	}
+	return nil, usageErr("--db must be sqlite:PATH or postgres://…, not %q", db)
+}
+
+// app is a running funnelwatch: store, regulations and HTTP surfaces.
+type app struct {
+	store    *sqlstore.Store
+	regs     *regulations.Regulations
+	ingestor *engine.Ingestor
+	api      *api.Server
+	handler  http.Handler
+	log      *slog.Logger
+}
+
+func openApp(ctx context.Context, db string, regs *regulations.Regulations, tokens []string, log *slog.Logger) (*app, error) {
+	store, err := openStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.EnsureWorkspace(ctx, workspaceID, regs.Company); err != nil {
+		store.Close()
+		return nil, err
+	}
+	a := &app{store: store, regs: regs, log: log}
+	a.ingestor = &engine.Ingestor{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel}
+	mux := http.NewServeMux()
+	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log}
+	a.api.Routes(mux)
+	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	pages.Routes(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := store.Ping(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	a.handler = mux
+	return a, nil
+}
+
+// setTokens replaces the API tokens; call it before serving.
+func (a *app) setTokens(tokens []string) { a.api.Tokens = tokens }
+
+// serve listens on addr until ctx ends, then shuts down gracefully:
+// requests in flight (an ingest batch) finish first.
+func (a *app) serve(ctx context.Context, addr string, ready func(url string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready("http://" + displayAddr(ln.Addr()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// displayAddr turns a wildcard listen address into one a browser opens.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+var _ funnelwatch.Store = (*sqlstore.Store)(nil)
