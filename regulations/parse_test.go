@@ -12,9 +12,9 @@ import (
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
-// example is the regulations file of DESIGN §4.4, shared with the tests
-// outside this package.
-const example = "../../shared/examples/regulations.yaml"
+// example is the contract example of DESIGN §4.4 (shared/examples/regulations.yaml),
+// copied into the repository so the tests run on any clone.
+const example = "../testdata/regulations.example.yaml"
 
 func mustParse(tb testing.TB, src string) *regulations.Regulations {
 	tb.Helper()

@@ -15,7 +15,8 @@ import (
 	"time"
 )
 
-const example = "../../../shared/examples/regulations.yaml"
+// example is the contract example of DESIGN §4.4, copied into testdata.
+const example = "../../testdata/regulations.example.yaml"
 
 // syncBuffer is a bytes.Buffer safe for a server goroutine and a test.
 type syncBuffer struct {
@@ -43,13 +44,17 @@ func start(t *testing.T, args ...string) (string, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errs := &syncBuffer{}, &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- Main(ctx, args, out, errs) }()
+	done := make(chan struct{})
+	var code int
+	go func() {
+		code = Main(ctx, args, out, errs)
+		close(done)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case code := <-done:
-			if code != 0 {
+		case <-done:
+			if code != 0 && !t.Failed() {
 				t.Errorf("%s exited %d: %s", args[0], code, errs.String())
 			}
 		case <-time.After(30 * time.Second):
@@ -62,7 +67,7 @@ func start(t *testing.T, args ...string) (string, *syncBuffer) {
 			return u, out
 		}
 		select {
-		case code := <-done:
+		case <-done:
 			t.Fatalf("%s exited %d early: %s %s", args[0], code, out.String(), errs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
