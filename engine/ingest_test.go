@@ -1,0 +1,151 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/sqlite"
+	"github.com/funnelwatch/funnelwatch/storetest"
+)
+
+// failingStore fails the next transaction's event insert when armed.
+type failingStore struct {
+	funnelwatch.Store
+	fail bool
+}
+
+type failingTx struct {
+	funnelwatch.Tx
+	s *failingStore
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (s *failingStore) Update(ctx context.Context, ws string, fn func(funnelwatch.Tx) error) error {
+	return s.Store.Update(ctx, ws, func(tx funnelwatch.Tx) error { return fn(&failingTx{tx, s}) })
+}
+
+func (tx *failingTx) InsertEvents(ctx context.Context, events []*funnelwatch.Event) error {
+	if tx.s.fail {
+		tx.s.fail = false
+		return errDisk
+	}
+	return tx.Tx.InsertEvents(ctx, events)
+}
+
+// A batch whose transaction fails leaves neither the store nor the
+// ingestor's memory changed: the retried batch is applied as new.
+func TestFailedBatchLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	store := &failingStore{Store: sq}
+	if err := store.EnsureWorkspace(ctx, "w", "W"); err != nil {
+		t.Fatal(err)
+	}
+	in := &engine.Ingestor{Store: store, Workspace: "w", Funnel: storetest.Funnel()}
+	if _, err := in.Ingest(ctx, decode(t,
+		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	move := decode(t, `{"id":"2","type":"deal.stage_changed","at":"2026-11-02T11:00:00+03:00","deal_id":"D1","to_stage":"contact"}`)
+	store.fail = true
+	if _, err := in.Ingest(ctx, move); !errors.Is(err, errDisk) {
+		t.Fatalf("Ingest with a failing store: err = %v", err)
+	}
+	res, err := in.Ingest(ctx, move)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcomes[0] != engine.Accepted {
+		t.Fatalf("retried move: %v %q", res.Outcomes[0], res.Reasons[0])
+	}
+	err = store.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+		d, err := tx.Deal(ctx, "D1")
+		if err != nil {
+			return err
+		}
+		if d.Stage != "contact" || !d.StageEnteredAt.Equal(time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)) {
+			t.Errorf("after retry: %s entered %s", d.Stage, d.StageEnteredAt)
+		}
+		n, err := tx.EventCount(ctx)
+		if n != 2 {
+			t.Errorf("events = %d, want 2", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The cache must give the same answers as the store: a second ingestor
+// (a restarted process) on the same store sees the same deal.
+func TestRestartedIngestorReloadsState(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fw.db")
+	sq, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sq.EnsureWorkspace(ctx, "w", "W"); err != nil {
+		t.Fatal(err)
+	}
+	first := &engine.Ingestor{Store: sq, Workspace: "w", Funnel: storetest.Funnel()}
+	if _, err := first.Ingest(ctx, decode(t,
+		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`,
+		`{"id":"2","type":"task.created","at":"2026-11-02T10:05:00+03:00","task":{"id":"T1","deal_id":"D1"}}`,
+		`{"id":"3","type":"note.added","at":"2026-11-02T12:00:00+03:00","note":{"id":"N1","deal_id":"D1","text":"Перезвонить"}}`,
+	)); err != nil {
+		t.Fatal(err)
+	}
+	sq.Close()
+	sq, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	second := &engine.Ingestor{Store: sq, Workspace: "w", Funnel: storetest.Funnel()}
+	// The note at 12:00 made 12:00 the deal's latest event although the
+	// deal row was last written at 10:00: a move at 11:00 arriving now is
+	// late and must be folded in event-time order.
+	res, err := second.Ingest(ctx, decode(t,
+		`{"id":"4","type":"task.completed","at":"2026-11-02T10:30:00+03:00","task_id":"T1","result":"ok"}`,
+		`{"id":"5","type":"deal.stage_changed","at":"2026-11-02T11:00:00+03:00","deal_id":"D1","to_stage":"contact"}`,
+		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales"}}`,
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcomes[0] != engine.Accepted || res.Outcomes[1] != engine.Accepted || res.Outcomes[2] != engine.Duplicate {
+		t.Fatalf("outcomes %v reasons %q", res.Outcomes, res.Reasons)
+	}
+	err = sq.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+		d, err := tx.Deal(ctx, "D1")
+		if err != nil {
+			return err
+		}
+		if d.Stage != "contact" || !d.LastEventAt.Equal(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)) {
+			t.Errorf("deal = %s, last event %s", d.Stage, d.LastEventAt)
+		}
+		task, err := tx.Task(ctx, "T1")
+		if err != nil {
+			return err
+		}
+		if task.Open() || task.Result != "ok" {
+			t.Errorf("task = %+v", task)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
