@@ -44,7 +44,8 @@ type ReadTx interface {
 	// LatestDealOfContact returns the most recently created deal of the
 	// contact that is not deleted, preferring open deals.
 	LatestDealOfContact(ctx context.Context, contactID string) (*Deal, error)
-	// Events lists events by the filter in (at, seq) order.
+	// Events lists events by the filter in (at, seq) order, or by seq.
+	// An event's DealID is the deal it was resolved to at ingest.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 	// LastEventTimes returns, per deal, the time of its latest event.
 	LastEventTimes(ctx context.Context, dealIDs []string) (map[string]time.Time, error)
@@ -54,6 +55,9 @@ type ReadTx interface {
 	StageCounts(ctx context.Context) ([]StageCount, error)
 	// EventCount returns the number of events in the workspace's log.
 	EventCount(ctx context.Context) (int64, error)
+	// ProjectionSeq returns the seq up to which the state tables (deals,
+	// tasks, calls, notes, contacts) reflect the log (0: never written).
+	ProjectionSeq(ctx context.Context) (int64, error)
 }
 
 // Tx reads and writes within one transaction.
@@ -63,9 +67,9 @@ type Tx interface {
 	// when an event with the same id is already there (a duplicate).
 	InsertEvent(ctx context.Context, e *Event) (bool, error)
 	// InsertEvents appends events known not to be in the log yet, in the
-	// order given (their Seq is not set); a duplicate among them is an
-	// error with code ECONFLICT and nothing of the call is kept.
-	InsertEvents(ctx context.Context, events []*Event) error
+	// order given, and returns the seq of the last (their Seq fields are
+	// not set); a duplicate among them is an error with code ECONFLICT.
+	InsertEvents(ctx context.Context, events []*Event) (int64, error)
 	// SaveDeals inserts or replaces the deals' states.
 	SaveDeals(ctx context.Context, deals ...*Deal) error
 	// SaveDealActivity writes what an event may change of a deal without
@@ -82,6 +86,9 @@ type Tx interface {
 	// SaveContacts inserts contacts or merges their phones, e-mails and
 	// names into the stored ones.
 	SaveContacts(ctx context.Context, contacts ...*Contact) error
+	// SetProjectionSeq records that the state tables reflect the log up
+	// to seq.
+	SetProjectionSeq(ctx context.Context, seq int64) error
 }
 
 // DealFilter selects deals. Zero fields do not filter.
@@ -109,6 +116,7 @@ type TaskFilter struct {
 
 // EventFilter selects events. Zero fields do not filter.
 type EventFilter struct {
+	BySeq    bool // order by seq (arrival) instead of (at, seq)
 	DealID   string
 	AfterSeq int64
 	From, To time.Time // event time, from inclusive, to exclusive

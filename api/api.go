@@ -30,6 +30,15 @@ type Server struct {
 	Logger  *slog.Logger
 }
 
+// sync brings the state tables up to the log before a read: they are
+// written behind it, and a reader must see every acknowledged event.
+func (s *Server) sync(ctx context.Context) error {
+	if s.Ingestor == nil {
+		return nil
+	}
+	return s.Ingestor.Sync(ctx)
+}
+
 // Routes registers the API on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/events", s.auth(s.postEvents))
@@ -112,5 +121,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // view runs fn in a read transaction of the server's workspace.
 func (s *Server) view(ctx context.Context, fn func(funnelwatch.ReadTx) error) error {
+	if err := s.sync(ctx); err != nil {
+		return err
+	}
 	return s.Store.View(ctx, s.Workspace, fn)
 }

@@ -43,12 +43,35 @@ func TestSyntheticEventsAreValid(t *testing.T) {
 // same run as custom metrics.
 func BenchmarkIngest(b *testing.B) {
 	for b.Loop() {
-		rep, err := bench.Ingest(context.Background(), b.TempDir(), storetest.Funnel(), 100_000, 1000)
+		rep, err := bench.Ingest(context.Background(), b.TempDir(), storetest.Funnel(), 100_000, 1000, 2)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(rep.APIRate(), "api-events/s")
 		b.ReportMetric(rep.RawRate(), "raw-events/s")
 		b.ReportMetric(100*rep.APIRate()/rep.RawRate(), "%-of-raw")
+	}
+}
+
+// Each client's stream keeps its deals whole and in order, so the
+// concurrent benchmark rejects nothing.
+func TestPartitionKeepsDealsTogether(t *testing.T) {
+	events := bench.SyntheticEvents(5000, 3, storetestBase)
+	streams := bench.Partition(events, 3)
+	where := map[string]int{}
+	total := 0
+	for i, s := range streams {
+		total += len(s)
+		for _, e := range s {
+			if d := e.DealRef(); d != "" {
+				if w, ok := where[d]; ok && w != i {
+					t.Fatalf("deal %s in streams %d and %d", d, w, i)
+				}
+				where[d] = i
+			}
+		}
+	}
+	if total != len(events) || len(streams[0]) == 0 || len(streams[2]) == 0 {
+		t.Errorf("streams of %d events: %d, %d, %d", len(events), len(streams[0]), len(streams[1]), len(streams[2]))
 	}
 }

@@ -110,6 +110,9 @@ func TestMavenExport(t *testing.T) {
 			}
 		}
 	}
+	if err := in.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	err = store.View(ctx, "m", func(tx funnelwatch.ReadTx) error {
 		won, err := tx.Deals(ctx, funnelwatch.DealFilter{Status: funnelwatch.DealWon})
 		if err != nil {

@@ -29,7 +29,8 @@ func NewAggregate() *Aggregate {
 	return &Aggregate{Tasks: map[string]*funnelwatch.Task{}, dirtyTasks: map[string]bool{}}
 }
 
-// clone returns a deep copy, so a batch can change it and be rolled back.
+// clone returns a deep copy, so a batch can change it and be rolled back;
+// what is waiting to be written stays marked.
 func (a *Aggregate) clone() *Aggregate {
 	c := NewAggregate()
 	if a.Deal != nil {
@@ -41,7 +42,27 @@ func (a *Aggregate) clone() *Aggregate {
 		tc := *t
 		c.Tasks[id] = &tc
 	}
+	c.dirtyDeal, c.movedDeal = a.dirtyDeal, a.movedDeal
+	maps.Copy(c.dirtyTasks, a.dirtyTasks)
 	return c
+}
+
+// dirty reports whether the aggregate has changes not yet written.
+func (a *Aggregate) dirty() bool { return a.dirtyDeal || len(a.dirtyTasks) > 0 }
+
+// markAllDirty marks the deal and every task for a full write, as after a
+// re-fold.
+func (a *Aggregate) markAllDirty() {
+	a.dirtyDeal, a.movedDeal = a.Deal != nil, a.Deal != nil
+	for id := range a.Tasks {
+		a.dirtyTasks[id] = true
+	}
+}
+
+// clearDirty marks everything written.
+func (a *Aggregate) clearDirty() {
+	a.dirtyDeal, a.movedDeal = false, false
+	clear(a.dirtyTasks)
 }
 
 // Fold returns the state that the events produce, applied in the order

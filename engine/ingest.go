@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,10 +37,21 @@ func (r *Result) Count(o Outcome) int {
 	return n
 }
 
-// Ingestor checks events against the funnel and appends them, with the
-// state they fold into, to a workspace's store. It keeps the aggregates it
-// has loaded in memory, so it must be the only writer of the workspace's
-// log (one process per workspace).
+// Ingestor checks events against the funnel, appends them to a
+// workspace's log and folds them into the current state of deals and
+// tasks, which it keeps in memory.
+//
+// Only the log is written in the ingest transaction: an event is
+// acknowledged once it is in the log, and the log is the source of truth.
+// The state tables (deals, tasks, calls, notes, contacts) are written
+// behind, by Flush, coalescing many batches into one transaction; a deal
+// changed by ten batches is written once. Sync flushes, so a reader that
+// calls it first sees every acknowledged event. After a crash, the first
+// use re-folds from the log the deals whose events the tables had not yet
+// seen (the projection checkpoint), so nothing acknowledged is lost.
+//
+// The Ingestor must be the only writer of its workspace's log (one
+// process per workspace).
 type Ingestor struct {
 	Store     funnelwatch.Store
 	Workspace string
@@ -49,12 +59,17 @@ type Ingestor struct {
 	// Now is the clock stamping received_at (time.Now when nil).
 	Now func() time.Time
 	// MaxCached bounds the aggregates kept in memory between batches
-	// (default 1,000,000).
+	// (default 1,000,000); deals with unflushed changes always stay.
 	MaxCached int
 
-	mu       sync.Mutex // one batch at a time: the store has one writer anyway
-	cache    map[string]*Aggregate
-	taskDeal map[string]string // task id → deal id, for the cached deals
+	mu          sync.Mutex // one batch at a time: the store has one writer anyway
+	recovered   bool
+	cache       map[string]*Aggregate
+	taskDeal    map[string]string // task id → deal id, for the cached deals
+	contactDeal map[string]string // contact id → its best deal among the cached ones
+	pending     pending           // changes not yet in the state tables
+	flushMu     sync.Mutex        // one Flush at a time
+	kick        chan struct{}     // wakes Run when much is pending
 }
 
 // Ingest stores a batch in one transaction. Events are taken in event-time
@@ -79,8 +94,8 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.cache == nil {
-		in.cache, in.taskDeal = map[string]*Aggregate{}, map[string]string{}
+	if err := in.recover(ctx); err != nil {
+		return nil, err
 	}
 	var b *batch
 	err := in.Store.Update(ctx, in.Workspace, func(tx funnelwatch.Tx) error {
@@ -97,7 +112,7 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 		if err != nil {
 			return err
 		}
-		b = &batch{ctx: ctx, tx: tx, f: in.Funnel, in: in, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{}, noTask: map[string]bool{}, refold: map[string]bool{}}
+		b = &batch{ctx: ctx, tx: tx, f: in.Funnel, in: in, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{}, noTask: map[string]bool{}, refold: map[string]bool{}, changed: map[string]bool{}}
 		if err := b.prefetch(events); err != nil {
 			return err
 		}
@@ -123,54 +138,13 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 				return err
 			}
 		}
-		return b.flush()
+		return b.finish()
 	})
 	if err != nil {
 		return nil, err
 	}
-	in.remember(b)
+	in.commit(b)
 	return res, nil
-}
-
-// remember keeps the committed batch's aggregates for the next batches.
-func (in *Ingestor) remember(b *batch) {
-	limit := in.MaxCached
-	if limit <= 0 {
-		limit = 1_000_000
-	}
-	for id, a := range b.aggs {
-		if a == nil || a.Deal == nil {
-			continue
-		}
-		a.dirtyDeal, a.movedDeal = false, false
-		clear(a.dirtyTasks)
-		in.cache[id] = a
-		for tid := range a.Tasks {
-			in.taskDeal[tid] = id
-		}
-	}
-	if len(in.cache) <= limit {
-		return
-	}
-	// Closed deals are touched least; drop them first, then everything.
-	for id, a := range in.cache {
-		if !a.Deal.Open() {
-			in.forget(id)
-		}
-	}
-	if len(in.cache) > limit {
-		clear(in.cache)
-		clear(in.taskDeal)
-	}
-}
-
-func (in *Ingestor) forget(id string) {
-	if a := in.cache[id]; a != nil {
-		for tid := range a.Tasks {
-			delete(in.taskDeal, tid)
-		}
-	}
-	delete(in.cache, id)
 }
 
 // batch is the working state of one ingest transaction.
@@ -187,6 +161,8 @@ type batch struct {
 	contacts []*funnelwatch.Contact
 	calls    []*funnelwatch.Call
 	notes    []*funnelwatch.Note
+	maxSeq   int64           // the log's last seq after this batch
+	changed  map[string]bool // deals this batch changed
 }
 
 // prefetch loads, in a few queries, every deal and task the batch refers
@@ -330,153 +306,6 @@ func (b *batch) taskAggregate(taskID string) (*Aggregate, error) {
 	return b.aggregate(t.DealID)
 }
 
-func invalid(format string, args ...any) error {
-	return funnelwatch.Errorf(funnelwatch.EINVALID, format, args...)
-}
-
-// check validates the event's references against the funnel and the
-// current state, and resolves the deal it is about into e.DealID.
-func (b *batch) check(e *funnelwatch.Event) error {
-	user := func(key, id string) error {
-		if id == "" {
-			return nil
-		}
-		if _, ok := b.f.User(id); !ok {
-			return invalid("unknown user %q in %s", id, key)
-		}
-		return nil
-	}
-	// liveDeal loads the deal an event refers to and checks that it is
-	// in the funnel and that the event does not predate it.
-	liveDeal := func(key, id string) (*Aggregate, error) {
-		a, err := b.aggregate(id)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil || a.Deal == nil {
-			return nil, invalid("unknown deal %q in %s", id, key)
-		}
-		if a.Deal.DeletedAt != nil {
-			return nil, invalid("deal %q was deleted", id)
-		}
-		if e.At.Before(a.Deal.CreatedAt) {
-			return nil, invalid("bad time: at %s is before deal %q was created (%s)",
-				e.At.Format(time.RFC3339), id, a.Deal.CreatedAt.Format(time.RFC3339))
-		}
-		e.DealID = id
-		return a, nil
-	}
-	liveTask := func() (*funnelwatch.Task, error) {
-		a, err := b.taskAggregate(e.TaskID)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil || a.Tasks[e.TaskID] == nil {
-			return nil, invalid("unknown task %q in task_id", e.TaskID)
-		}
-		if _, err := liveDeal("task "+e.TaskID, a.Deal.ID); err != nil {
-			return nil, err
-		}
-		t := a.Tasks[e.TaskID]
-		if t.CompletedAt != nil {
-			return nil, invalid("task %q is already closed", e.TaskID)
-		}
-		if e.At.Before(t.CreatedAt) {
-			return nil, invalid("bad time: at is before task %q was created", e.TaskID)
-		}
-		return t, nil
-	}
-
-	switch e.Type {
-	case funnelwatch.EventDealCreated:
-		dp := *e.Deal // normalised below; the caller's payload stays as given
-		p := &dp
-		e.Deal = p
-		pl, ok := b.f.Pipeline(p.Pipeline)
-		if !ok {
-			return invalid("unknown pipeline %q in deal.pipeline", p.Pipeline)
-		}
-		if p.Stage != "" {
-			if _, ok := b.f.ResolveStage(pl.ID, p.Stage); !ok {
-				return invalid("unknown stage %q in deal.stage (pipeline %q)", p.Stage, pl.ID)
-			}
-			// A qualified ref must stay in the deal's own pipeline.
-			if pid, sid, ok := strings.Cut(p.Stage, "/"); ok {
-				if pid != pl.ID {
-					return invalid("deal.stage %q is not in pipeline %q", p.Stage, pl.ID)
-				}
-				p.Stage = sid
-			}
-		} else if _, ok := pl.FirstOpen(); !ok {
-			return invalid("pipeline %q has no open stage for a new deal", pl.ID)
-		}
-		if err := user("deal.responsible", p.Responsible); err != nil {
-			return err
-		}
-		a, err := b.aggregate(p.ID)
-		if err != nil {
-			return err
-		}
-		if a != nil && a.Deal != nil {
-			return invalid("deal %q already exists", p.ID)
-		}
-		e.DealID = p.ID
-	case funnelwatch.EventDealStageChanged:
-		a, err := liveDeal("deal_id", e.DealID)
-		if err != nil {
-			return err
-		}
-		if _, ok := b.f.ResolveStage(a.Deal.Pipeline, e.ToStage); !ok {
-			return invalid("unknown stage %q in to_stage (deal %q is in pipeline %q)", e.ToStage, e.DealID, a.Deal.Pipeline)
-		}
-	case funnelwatch.EventDealUpdated, funnelwatch.EventDealDeleted:
-		if _, err := liveDeal("deal_id", e.DealID); err != nil {
-			return err
-		}
-	case funnelwatch.EventDealResponsibleChanged:
-		if _, err := liveDeal("deal_id", e.DealID); err != nil {
-			return err
-		}
-		if _, ok := b.f.User(e.To); !ok {
-			return invalid("unknown user %q in to", e.To)
-		}
-	case funnelwatch.EventTaskCreated:
-		if _, err := liveDeal("task.deal_id", e.Task.DealID); err != nil {
-			return err
-		}
-		if err := user("task.assignee", e.Task.Assignee); err != nil {
-			return err
-		}
-		if a, err := b.taskAggregate(e.Task.ID); err != nil {
-			return err
-		} else if a != nil {
-			return invalid("task %q already exists", e.Task.ID)
-		}
-	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted, funnelwatch.EventTaskRescheduled:
-		if _, err := liveTask(); err != nil {
-			return err
-		}
-	case funnelwatch.EventCall:
-		c := e.Call
-		if err := user("call.user", c.User); err != nil {
-			return err
-		}
-		if c.DealID != "" {
-			if _, err := liveDeal("call.deal_id", c.DealID); err != nil {
-				return err
-			}
-		}
-	case funnelwatch.EventNoteAdded:
-		if _, err := liveDeal("note.deal_id", e.Note.DealID); err != nil {
-			return err
-		}
-		if err := user("note.author", e.Note.Author); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // apply appends the checked event and folds it.
 func (b *batch) apply(e *funnelwatch.Event) error {
 	if e.Type == funnelwatch.EventCall && e.DealID == "" {
@@ -487,23 +316,13 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 		e.DealID = id
 	}
 	b.inserted = append(b.inserted, e)
+	c, k, n := facts(e)
+	b.contacts, b.calls, b.notes = appendNonNil(b.contacts, c), appendNonNil(b.calls, k), appendNonNil(b.notes, n)
 	switch e.Type {
 	case funnelwatch.EventDealCreated:
-		if c := ContactOf(e.Deal.Contact); c != nil {
-			b.contacts = append(b.contacts, c)
-		}
 		b.aggs[e.DealID] = NewAggregate()
 	case funnelwatch.EventTaskCreated:
 		b.taskDeal[e.Task.ID] = e.DealID
-	case funnelwatch.EventCall:
-		c := e.Call
-		call := &funnelwatch.Call{ID: c.ID, User: c.User, DealID: e.DealID, Direction: c.Direction,
-			Phone: phone.Key(c.Phone), StartedAt: c.StartedAt, DurationS: c.DurationS, Answered: c.Answered,
-			RecordingURL: c.RecordingURL}
-		b.calls = append(b.calls, call)
-	case funnelwatch.EventNoteAdded:
-		n := e.Note
-		b.notes = append(b.notes, &funnelwatch.Note{ID: n.ID, DealID: n.DealID, Author: n.Author, Text: n.Text, At: e.At})
 	}
 	if e.DealID == "" {
 		return nil
@@ -512,6 +331,7 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 	if err != nil || a == nil {
 		return err
 	}
+	b.changed[e.DealID] = true
 	if a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
 		b.refold[e.DealID] = true
 		return nil
@@ -530,29 +350,28 @@ func (b *batch) dealOfPhone(number string) (string, error) {
 	}
 	contact := "tel:" + key
 	var best *funnelwatch.Deal
-	better := func(d *funnelwatch.Deal) bool {
-		if best == nil {
-			return true
-		}
-		if d.Open() != best.Open() {
-			return d.Open()
-		}
-		if !d.CreatedAt.Equal(best.CreatedAt) {
-			return d.CreatedAt.After(best.CreatedAt)
-		}
-		return d.ID > best.ID
-	}
+	better := func(d *funnelwatch.Deal) bool { return best == nil || betterDeal(d, best) }
 	stored, err := b.tx.LatestDealOfContact(b.ctx, contact)
 	switch {
 	case err == nil:
+		// The state tables may lag: the batch's or the cache's copy is
+		// the deal as it is now.
 		if a := b.aggs[stored.ID]; a != nil && a.Deal != nil {
-			stored = a.Deal // this batch may have changed it
+			stored = a.Deal
+		} else if a := b.in.cache[stored.ID]; a != nil {
+			stored = a.Deal
 		}
 		if stored.DeletedAt == nil {
 			best = stored
 		}
 	case funnelwatch.ErrorCode(err) != funnelwatch.ENOTFOUND:
 		return "", err
+	}
+	if id, ok := b.in.contactDeal[contact]; ok {
+		// A deal not yet flushed to the state tables.
+		if a := b.in.cache[id]; a != nil && a.Deal.DeletedAt == nil && better(a.Deal) {
+			best = a.Deal
+		}
 	}
 	for _, a := range b.aggs {
 		if a != nil && a.Deal != nil && a.Deal.ContactID == contact && a.Deal.DeletedAt == nil && better(a.Deal) {
@@ -565,10 +384,11 @@ func (b *batch) dealOfPhone(number string) (string, error) {
 	return best.ID, nil
 }
 
-// flush re-folds the deals that received events out of time order and
-// writes every changed deal and task.
-func (b *batch) flush() error {
-	if err := b.tx.InsertEvents(b.ctx, b.inserted); err != nil {
+// finish appends the batch's events to the log and re-folds, from the
+// log, the deals that received events out of time order.
+func (b *batch) finish() error {
+	var err error
+	if b.maxSeq, err = b.tx.InsertEvents(b.ctx, b.inserted); err != nil {
 		return err
 	}
 	ids := make([]string, 0, len(b.refold))
@@ -582,53 +402,8 @@ func (b *batch) flush() error {
 			return err
 		}
 		a := Fold(b.f, events)
-		a.dirtyDeal, a.movedDeal = a.Deal != nil, a.Deal != nil
-		for tid := range a.Tasks {
-			a.dirtyTasks[tid] = true
-		}
+		a.markAllDirty()
 		b.aggs[id] = a
 	}
-	dealIDs := make([]string, 0, len(b.aggs))
-	for id, a := range b.aggs {
-		if a != nil {
-			dealIDs = append(dealIDs, id)
-		}
-	}
-	slices.Sort(dealIDs)
-	var moved, touched []*funnelwatch.Deal
-	var tasks []*funnelwatch.Task
-	for _, id := range dealIDs {
-		a := b.aggs[id]
-		switch {
-		case a.Deal == nil || !a.dirtyDeal:
-		case a.movedDeal:
-			moved = append(moved, a.Deal)
-		default:
-			touched = append(touched, a.Deal)
-		}
-		tids := make([]string, 0, len(a.dirtyTasks))
-		for tid := range a.dirtyTasks {
-			tids = append(tids, tid)
-		}
-		slices.Sort(tids)
-		for _, tid := range tids {
-			tasks = append(tasks, a.Tasks[tid])
-		}
-	}
-	if err := b.tx.SaveContacts(b.ctx, b.contacts...); err != nil {
-		return err
-	}
-	if err := b.tx.SaveDeals(b.ctx, moved...); err != nil {
-		return err
-	}
-	if err := b.tx.SaveDealActivity(b.ctx, touched...); err != nil {
-		return err
-	}
-	if err := b.tx.SaveTasks(b.ctx, tasks...); err != nil {
-		return err
-	}
-	if err := b.tx.InsertCalls(b.ctx, b.calls...); err != nil {
-		return err
-	}
-	return b.tx.InsertNotes(b.ctx, b.notes...)
+	return nil
 }

@@ -30,6 +30,9 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		"synchronous(NORMAL)",
 		"foreign_keys(ON)",
 		"cache_size(-65536)",
+		// Statement journals (which multi-row upserts inside a transaction
+		// need) and temporary tables stay in memory, not in temp files.
+		"temp_store(MEMORY)",
 		// Checkpoint every ~40 MiB of WAL rather than 4 MiB: pages of hot
 		// deals rewritten by many batches are copied back once.
 		"wal_autocheckpoint(10000)",

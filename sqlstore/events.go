@@ -38,9 +38,11 @@ func (tx *Tx) InsertEvent(ctx context.Context, e *funnelwatch.Event) (bool, erro
 const eventRowsPerInsert = 256
 
 // InsertEvents appends events with multi-row INSERTs, which cost SQLite
-// far less per row than one statement per event.
-func (tx *Tx) InsertEvents(ctx context.Context, events []*funnelwatch.Event) error {
+// far less per row than one statement per event, and returns the last
+// seq.
+func (tx *Tx) InsertEvents(ctx context.Context, events []*funnelwatch.Event) (int64, error) {
 	const cols = 9
+	var last int64
 	args := make([]any, 0, eventRowsPerInsert*cols)
 	for len(events) > 0 {
 		n := chunkSize(len(events), eventRowsPerInsert)
@@ -50,23 +52,57 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*funnelwatch.Event) err
 		for _, e := range part {
 			payload, err := eventPayload(e)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			args = append(args, tx.ws, e.ID, string(e.Type), micros(e.At), micros(e.ReceivedAt), eventDealID(e), eventTaskID(e), e.Actor, payload)
 		}
 		q := `INSERT INTO events (workspace_id, id, type, at, received_at, deal_id, task_id, actor, payload) VALUES ` +
 			placeholders(n, cols) + ` ON CONFLICT (workspace_id, id) DO NOTHING`
+		seq, got, err := tx.insertReturningSeq(ctx, q, args)
+		if err != nil {
+			return 0, fmt.Errorf("insert events: %w", err)
+		}
+		if got != int64(n) {
+			return 0, funnelwatch.Errorf(funnelwatch.ECONFLICT, "%d of %d events were already in the log", int64(n)-got, n)
+		}
+		last = max(last, seq)
+	}
+	return last, nil
+}
+
+// insertReturningSeq runs a multi-row INSERT into events and returns the
+// largest seq it assigned and how many rows it inserted. SQLite reports
+// the last rowid of the statement, which is the largest since seq only
+// grows; PostgreSQL has no such report, so it returns the seqs.
+func (tx *Tx) insertReturningSeq(ctx context.Context, q string, args []any) (last, n int64, err error) {
+	if tx.s.dialect == SQLite {
 		res, err := tx.exec(ctx, q, args...)
 		if err != nil {
-			return fmt.Errorf("insert events: %w", err)
+			return 0, 0, err
 		}
-		if got, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("insert events: %w", err)
-		} else if got != int64(n) {
-			return funnelwatch.Errorf(funnelwatch.ECONFLICT, "%d of %d events were already in the log", int64(n)-got, n)
+		if n, err = res.RowsAffected(); err != nil {
+			return 0, 0, err
 		}
+		if n == 0 {
+			return 0, 0, nil
+		}
+		last, err = res.LastInsertId()
+		return last, n, err
 	}
-	return nil
+	rows, err := tx.query(ctx, q+` RETURNING seq`, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return 0, 0, err
+		}
+		last = max(last, seq)
+		n++
+	}
+	return last, n, rows.Err()
 }
 
 // placeholders returns "(?, ?), (?, ?)" for rows × cols.
@@ -156,7 +192,11 @@ func (tx *Tx) Events(ctx context.Context, f funnelwatch.EventFilter) ([]funnelwa
 		where = append(where, "at < ?")
 		args = append(args, micros(f.To))
 	}
-	q := `SELECT seq, received_at, deal_id, payload FROM events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY at, seq`
+	order := ` ORDER BY at, seq`
+	if f.BySeq {
+		order = ` ORDER BY seq`
+	}
+	q := `SELECT seq, received_at, deal_id, payload FROM events WHERE ` + strings.Join(where, " AND ") + order
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
@@ -225,4 +265,27 @@ func (tx *Tx) LastEventTimes(ctx context.Context, dealIDs []string) (map[string]
 		return rows.Err()
 	})
 	return out, err
+}
+
+// ProjectionSeq returns how far the state tables reflect the log.
+func (tx *Tx) ProjectionSeq(ctx context.Context) (int64, error) {
+	row, err := tx.queryRow(ctx, `SELECT seq FROM projection_state WHERE workspace_id = ?`, tx.ws)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	if err := row.Scan(&seq); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("projection seq: %w", err)
+	}
+	return seq, nil
+}
+
+// SetProjectionSeq records how far the state tables reflect the log.
+func (tx *Tx) SetProjectionSeq(ctx context.Context, seq int64) error {
+	_, err := tx.exec(ctx, `INSERT INTO projection_state (workspace_id, seq) VALUES (?, ?)
+		ON CONFLICT (workspace_id) DO UPDATE SET seq = excluded.seq`, tx.ws, seq)
+	if err != nil {
+		return fmt.Errorf("set projection seq: %w", err)
+	}
+	return nil
 }

@@ -60,11 +60,15 @@ func ingestor(t testing.TB, s funnelwatch.Store) *engine.Ingestor {
 		Now: func() time.Time { return time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC) }}
 }
 
+// ingest ingests a batch and syncs the state tables, as a reader would.
 func ingest(t testing.TB, in *engine.Ingestor, events []funnelwatch.Event) *engine.Result {
 	t.Helper()
 	res, err := in.Ingest(context.Background(), events)
 	if err != nil {
 		t.Fatalf("Ingest: %v", err)
+	}
+	if err := in.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync: %v", err)
 	}
 	return res
 }

@@ -4,6 +4,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -26,6 +27,9 @@ type Server struct {
 	Workspace string
 	Funnel    *funnelwatch.Funnel
 	Logger    *slog.Logger
+	// Sync, when set, brings the state tables up to the event log before
+	// a page reads them.
+	Sync func(context.Context) error
 
 	tmpl *template.Template
 }
@@ -82,6 +86,12 @@ type pipelineView struct {
 func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request) {
 	var counts []funnelwatch.StageCount
 	var events int64
+	if s.Sync != nil {
+		if err := s.Sync(r.Context()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
 		var err error
 		if counts, err = tx.StageCounts(r.Context()); err != nil {

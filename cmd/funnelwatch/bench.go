@@ -23,6 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("bench ingest", stderr)
 	n := fs.Int("events", 1_000_000, "events to ingest")
 	batch := fs.Int("batch", 1000, "events per API request")
+	clients := fs.Int("clients", 2, "concurrent HTTP clients, each sending the events of its own deals")
 	dir := fs.String("dir", "", "directory for the databases (default: a temporary one, removed after)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -42,8 +43,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d…\n", *n, *batch)
-	rep, err := bench.Ingest(ctx, *dir, &regs.Funnel, *n, *batch)
+	fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s)…\n", *n, *batch, *clients)
+	rep, err := bench.Ingest(ctx, *dir, &regs.Funnel, *n, *batch, *clients)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,10 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 			}
 		}
 	}
+	if err := a.ingestor.Sync(ctx); err != nil {
+		a.store.Close()
+		return nil, nil, err
+	}
 	return a, co, nil
 }
 

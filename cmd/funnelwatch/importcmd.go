@@ -144,6 +144,9 @@ func importEvents(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := flush(); err != nil {
 		return err
 	}
+	if err := a.ingestor.Sync(ctx); err != nil {
+		return err
+	}
 	t.print(stdout, fs.Arg(0), time.Since(start))
 	return nil
 }
@@ -272,6 +275,9 @@ func importDeals(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer a.store.Close()
 	if err := ingestAll(ctx, a.ingestor, res.Events, t); err != nil {
+		return err
+	}
+	if err := a.ingestor.Sync(ctx); err != nil {
 		return err
 	}
 	t.print(stdout, fmt.Sprintf("%s (%d rows)", fs.Arg(0), res.Rows), time.Since(start))

@@ -116,7 +116,7 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	mux := http.NewServeMux()
 	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log}
 	a.api.Routes(mux)
-	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Logger: log})
+	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Logger: log, Sync: a.ingestor.Sync})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -147,6 +147,16 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// The state tables follow the log a quarter of a second behind.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan error, 1)
+	go func() { flushed <- a.ingestor.Run(flushCtx, 250*time.Millisecond) }()
+	defer func() {
+		stopFlush()
+		if err := <-flushed; err != nil {
+			a.log.Error("final flush", "err", err)
+		}
+	}()
 	ready("http://" + displayAddr(ln.Addr()))
 	select {
 	case err := <-errc:
