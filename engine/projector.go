@@ -26,6 +26,11 @@ func (p *pending) empty() bool {
 // flushAt is how many deals may wait before Run is woken early.
 const flushAt = 20000
 
+// DefaultFlushInterval is how far the state tables may trail the log when
+// nobody reads them (a reader's Sync closes the gap at once). A second
+// lets a hot deal's many events be written once.
+const DefaultFlushInterval = time.Second
+
 // recover brings the state tables up to the log once per Ingestor: the
 // deals with events past the projection checkpoint are folded again from
 // the log. Called with in.mu held.

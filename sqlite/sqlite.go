@@ -29,7 +29,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// an OS crash or power loss can drop the last transactions.
 		"synchronous(NORMAL)",
 		"foreign_keys(ON)",
-		"cache_size(-65536)",
+		// 256 MiB of page cache per connection, and pages read through a
+		// memory map rather than a read call each: a pure-Go SQLite pays
+		// dearly for every system call once the indexes outgrow the cache.
+		"cache_size(-262144)",
+		"mmap_size(1073741824)",
 		// Statement journals (which multi-row upserts inside a transaction
 		// need) and temporary tables stay in memory, not in temp files.
 		"temp_store(MEMORY)",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/funnelwatch/funnelwatch/bench"
 	"github.com/funnelwatch/funnelwatch/regulations"
@@ -25,6 +26,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 1000, "events per API request")
 	clients := fs.Int("clients", 2, "concurrent HTTP clients, each sending the events of its own deals")
 	dir := fs.String("dir", "", "directory for the databases (default: a temporary one, removed after)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -44,6 +46,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s)…\n", *n, *batch, *clients)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := bench.Ingest(ctx, *dir, &regs.Funnel, *n, *batch, *clients)
 	if err != nil {
 		return err

@@ -184,3 +184,48 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo API: %d %s", code, body)
 	}
 }
+
+// The README's import of the Maven export, then an NDJSON log with one bad
+// line, into one store; a second run of the same import is all duplicates.
+func TestImport(t *testing.T) {
+	ctx := context.Background()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "fw.db")
+	deals := []string{"import", "deals", "--regulations", "../../testdata/maven/regulations.yaml", "--db", db, "--pipeline", "b2b",
+		"--map", "id=opportunity_id,stage=deal_stage,responsible=sales_agent,amount=close_value,name=account,created=engage_date,closed=close_date",
+		"--stages", "Prospecting=prospecting,Engaging=engaging,Won=won,Lost=lost",
+		"--fields", "product", "--date-layout", "02-01-06", "../../testdata/maven/sales_pipeline.csv"}
+	var out, errs bytes.Buffer
+	if code := Main(ctx, deals, &out, &errs); code != 0 {
+		t.Fatalf("import deals exited %d: %s %s", code, out.String(), errs.String())
+	}
+	// 8,300 dated rows: 1,589 open deals and 6,711 closed ones (two events each).
+	if !strings.Contains(out.String(), "15011 accepted, 0 duplicates, 500 rejected") {
+		t.Errorf("import deals:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "no creation date") {
+		t.Errorf("the undated rows are not explained:\n%s", out.String())
+	}
+	out.Reset()
+	if code := Main(ctx, deals, &out, &errs); code != 0 {
+		t.Fatalf("second import exited %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), "0 accepted, 15011 duplicates") {
+		t.Errorf("second import:\n%s", out.String())
+	}
+
+	log := filepath.Join(t.TempDir(), "events.ndjson")
+	os.WriteFile(log, []byte(`{"id":"n1","type":"note.added","at":"2017-03-02T10:00:00Z","note":{"id":"N1","deal_id":"1C1I7A6R","author":"moses_frase","text":"Repeat order discussed"}}
+{"id":"n2","type":"deal.created","at":"2017-03-02T10:00:00Z","deal":{"id":"NEW1","pipeline":"b2b","responsible":"ghost"}}
+not json at all
+`), 0o600)
+	out.Reset()
+	code := Main(ctx, []string{"import", "events", "--regulations", "../../testdata/maven/regulations.yaml", "--db", db, log}, &out, &errs)
+	if code != 0 {
+		t.Fatalf("import events exited %d: %s", code, errs.String())
+	}
+	for _, want := range []string{"1 accepted, 0 duplicates, 2 rejected", `line 2 n2: unknown user "ghost"`, "line 3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("import events output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

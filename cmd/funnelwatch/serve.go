@@ -147,10 +147,10 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	// The state tables follow the log a quarter of a second behind.
+	// The state tables follow the log (readers Sync before they read).
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan error, 1)
-	go func() { flushed <- a.ingestor.Run(flushCtx, 250*time.Millisecond) }()
+	go func() { flushed <- a.ingestor.Run(flushCtx, engine.DefaultFlushInterval) }()
 	defer func() {
 		stopFlush()
 		if err := <-flushed; err != nil {
