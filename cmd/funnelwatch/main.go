@@ -30,7 +30,8 @@ Usage:
   funnelwatch check    FILE
   funnelwatch import   events --regulations FILE [--db URL] FILE.ndjson
   funnelwatch import   deals  --regulations FILE [--db URL] --map … FILE.csv
-  funnelwatch bench    ingest [--events N] [--batch N]
+  funnelwatch backtest --regulations FILE --events FILE.ndjson [--until RFC3339] [--format json] [--mode simulate|observe] [--compare OLD.yaml]
+  funnelwatch bench    ingest [--events N] [--batch N] [--clients N]
 
 Environment: FUNNELWATCH_API_TOKEN (admin API token), FUNNELWATCH_DB,
 FUNNELWATCH_ADDR, FUNNELWATCH_REGULATIONS, FUNNELWATCH_DATA.
@@ -57,6 +58,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runImport(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "backtest":
+		err = runBacktest(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

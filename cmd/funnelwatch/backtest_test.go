@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestBacktestScenarios runs each scenario of testdata/scenarios — a
+// story in the users' words, an event log and the findings worked out by
+// hand — through `funnelwatch backtest --format json` with the contract
+// example regulations, and compares the findings exactly.
+func TestBacktestScenarios(t *testing.T) {
+	dirs, err := filepath.Glob("../../testdata/scenarios/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want struct {
+				Until      string           `json:"until"`
+				Mode       string           `json:"mode"`
+				Story      string           `json:"story"`
+				Violations []map[string]any `json:"violations"`
+			}
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			regs := filepath.Join(dir, "regulations.yaml")
+			if _, err := os.Stat(regs); err != nil {
+				regs = example
+			}
+			mode := want.Mode
+			if mode == "" {
+				mode = "simulate"
+			}
+			var out, errs bytes.Buffer
+			args := []string{"backtest", "--regulations", regs, "--events", filepath.Join(dir, "events.ndjson"),
+				"--until", want.Until, "--format", "json", "--mode", mode}
+			if code := Main(context.Background(), args, &out, &errs); code != 0 {
+				t.Fatalf("backtest exited %d: %s", code, errs.String())
+			}
+			if errs.Len() > 0 {
+				t.Errorf("backtest complained: %s", errs.String())
+			}
+			var got struct {
+				Violations []map[string]any `json:"violations"`
+				Actions    []any            `json:"actions"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("output is not the JSON contract: %v\n%s", err, out.String())
+			}
+			if got.Actions == nil {
+				t.Error(`output lacks "actions"`)
+			}
+			if !reflect.DeepEqual(got.Violations, want.Violations) {
+				t.Errorf("%s\n got  %s\n want %s", want.Story, jsonLines(got.Violations), jsonLines(want.Violations))
+			}
+		})
+	}
+}
+
+func jsonLines(vs []map[string]any) string {
+	var b strings.Builder
+	for _, v := range vs {
+		j, _ := json.Marshal(v)
+		b.WriteString("\n  ")
+		b.Write(j)
+	}
+	return b.String()
+}
+
+func TestBacktestSummaryAndCompare(t *testing.T) {
+	strict := filepath.Join(t.TempDir(), "strict.yaml")
+	raw, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old regulations had no 10-minute grace for a missing next step.
+	os.WriteFile(strict, bytes.Replace(raw, []byte("{rule: no_next_task, severity: violation, grace: 10m}"), []byte("{rule: no_next_task}"), 1), 0o600)
+	var out, errs bytes.Buffer
+	code := Main(context.Background(), []string{"backtest", "--regulations", example, "--compare", strict,
+		"--events", "../../testdata/scenarios/overdue_task/events.ndjson", "--until", "2026-11-02T11:30:00+03:00"}, &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	// Without grace the gap between 11:00 and 11:05 is a finding.
+	for _, want := range []string{"1 findings", "2 findings", "task_overdue (violation)", "no_next_task (violation)", "was      1", "roman"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.ndjson")
+	os.WriteFile(bad, []byte("{\"id\":\"x\"}\n"), 0o600)
+	errs.Reset()
+	if code := Main(context.Background(), []string{"backtest", "--regulations", example, "--events", bad}, &out, &errs); code != 1 ||
+		!strings.Contains(errs.String(), "line 1: missing field: type") {
+		t.Errorf("bad log: exit %d, %s", code, errs.String())
+	}
+}

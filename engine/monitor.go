@@ -1,0 +1,476 @@
+package engine
+
+import (
+	"container/heap"
+	"slices"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/phone"
+	"github.com/funnelwatch/funnelwatch/regulations"
+)
+
+// Violation is a finding of a quality rule: a violation or a remark, open
+// until its condition stops holding.
+type Violation struct {
+	Rule       string
+	Severity   regulations.Severity
+	DealID     string
+	TaskID     string
+	CallID     string
+	User       string // accountable: the deal's responsible, or the task's assignee
+	Pipeline   string
+	Stage      string // the deal's stage when the violation opened
+	OpenedAt   time.Time
+	ResolvedAt *time.Time
+}
+
+// vkey identifies a condition: a rule on a deal, a task or a call.
+type vkey struct{ rule, deal, task, call string }
+
+// Monitor evaluates the quality rules of the regulations as conditions
+// over time (DESIGN §5). It is told each event after the event is folded,
+// and the passing of time by Advance; it never reads a clock, so a
+// simulated clock gives the same findings as the wall clock.
+type Monitor struct {
+	regs  *regulations.Regulations
+	rules []*regulations.QualityRule
+
+	open      map[vkey]*Violation
+	all       []*Violation
+	since     map[vkey]time.Time // when a condition that is waiting out its grace became true
+	timers    timerHeap
+	scheduled map[timer]bool // timers in the heap, by moment and target (seq zero)
+	seq       int
+	missed    map[string][]*missedCall // unanswered inbound calls by phone
+}
+
+type missedCall struct {
+	id, deal, user string
+	deadline       time.Time // the callback limit plus grace
+}
+
+// NewMonitor returns a monitor of the regulations' quality rules.
+func NewMonitor(regs *regulations.Regulations) *Monitor {
+	m := &Monitor{regs: regs, open: map[vkey]*Violation{}, since: map[vkey]time.Time{}, missed: map[string][]*missedCall{},
+		scheduled: map[timer]bool{}}
+	for i := range regs.Quality {
+		m.rules = append(m.rules, &regs.Quality[i])
+	}
+	return m
+}
+
+// Violations returns every finding so far, in the order they opened.
+func (m *Monitor) Violations() []*Violation { return m.all }
+
+// timer is a moment at which a deal's or a phone's conditions are checked.
+type timer struct {
+	at    time.Time
+	seq   int
+	deal  string
+	phone string
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+// schedule adds a check, once per moment and target.
+func (m *Monitor) schedule(t timer) {
+	if m.scheduled[t] {
+		return
+	}
+	m.scheduled[t] = true
+	m.seq++
+	t.seq = m.seq
+	heap.Push(&m.timers, t)
+}
+
+// Advance fires the timers due before now (or at now, when inclusive):
+// deadlines at the instant of an event are checked after it, so callers
+// pass inclusive=false before applying the events at now, and true at the
+// end of a run.
+func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *Aggregate) {
+	for m.timers.Len() > 0 {
+		t := m.timers[0]
+		if t.at.After(now) || (!inclusive && t.at.Equal(now)) {
+			return
+		}
+		heap.Pop(&m.timers)
+		delete(m.scheduled, timer{at: t.at, deal: t.deal, phone: t.phone})
+		if t.phone != "" {
+			m.checkCallbacks(t.at, t.phone, deal)
+			continue
+		}
+		if a := deal(t.deal); a != nil {
+			m.evaluate(t.at, a)
+		}
+	}
+}
+
+// NextTimer returns when the next check is due, if any.
+func (m *Monitor) NextTimer() (time.Time, bool) {
+	if m.timers.Len() == 0 {
+		return time.Time{}, false
+	}
+	return m.timers[0].at, true
+}
+
+// Observe takes an event just folded into a (prev is the deal as it was
+// before, nil for a new one) and records the findings of that moment: a
+// backward move, a loss without a reason, a missed call. The deal's state
+// rules are evaluated by Evaluate once every event of the same instant has
+// been folded: the state at T is the state after all of T's events.
+func (m *Monitor) Observe(e *funnelwatch.Event, prev *funnelwatch.Deal, a *Aggregate, deal func(id string) *Aggregate) {
+	switch e.Type {
+	case funnelwatch.EventDealStageChanged, funnelwatch.EventDealCreated:
+		if a != nil && a.Deal != nil {
+			m.instant(e.At, e, prev, a.Deal)
+		}
+	case funnelwatch.EventCall:
+		m.call(e.At, e, deal)
+	}
+}
+
+// Evaluate brings the deal's state findings up to date at now.
+func (m *Monitor) Evaluate(now time.Time, a *Aggregate) {
+	if a != nil && a.Deal != nil {
+		m.evaluate(now, a)
+	}
+}
+
+// ruleFor returns the enabled rule with the id that applies to the deal
+// where it is now.
+func (m *Monitor) ruleFor(id string, d *funnelwatch.Deal) *regulations.QualityRule {
+	for _, r := range m.rules {
+		if r.ID != id {
+			continue
+		}
+		if len(r.Pipelines) > 0 && !slices.Contains(r.Pipelines, d.Pipeline) {
+			return nil
+		}
+		if len(r.Stages) > 0 && !slices.Contains(r.Stages, d.Pipeline+"/"+d.Stage) {
+			return nil
+		}
+		return r
+	}
+	return nil
+}
+
+// instant opens and resolves at once the findings of a single moment:
+// a backward move, a loss without a reason, a closing stage entered with
+// required fields empty.
+func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwatch.Deal) {
+	p, ok := m.regs.Pipeline(d.Pipeline)
+	if !ok {
+		return
+	}
+	st, ok := p.Stage(d.Stage)
+	if !ok {
+		return
+	}
+	entered := prev == nil || prev.Pipeline != d.Pipeline || prev.Stage != d.Stage
+	if !entered {
+		return
+	}
+	if prev != nil && prev.Pipeline == d.Pipeline {
+		if old, ok := p.Stage(prev.Stage); ok && isBackward(old, st) {
+			if r := m.ruleFor(regulations.RuleBackwardMove, d); r != nil {
+				m.flash(now, r, d, "")
+			}
+		}
+	}
+	if st.Type == funnelwatch.StageLost && d.LossReason == "" {
+		if r := m.ruleFor(regulations.RuleLostWithoutReason, d); r != nil {
+			m.flash(now, r, d, "")
+		}
+	}
+	if st.Type.Closed() && len(missingFields(st, d, m.ruleFor(regulations.RuleRequiredFields, d))) > 0 {
+		if r := m.ruleFor(regulations.RuleRequiredFields, d); r != nil {
+			m.flash(now, r, d, "")
+		}
+	}
+}
+
+// isBackward reports whether a move from old to st goes back: to an
+// earlier open stage, or from a closed stage to an open one (a reopening).
+func isBackward(old, st *funnelwatch.Stage) bool {
+	if st.Type != funnelwatch.StageOpen {
+		return false
+	}
+	return old.Type.Closed() || st.Order < old.Order
+}
+
+// flash records a finding that opens and resolves at the same moment.
+func (m *Monitor) flash(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task string) {
+	v := m.newViolation(now, r, d, task, "", d.Responsible)
+	at := now
+	v.ResolvedAt = &at
+}
+
+func (m *Monitor) newViolation(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task, call, user string) *Violation {
+	v := &Violation{Rule: r.ID, Severity: r.Severity, TaskID: task, CallID: call, User: user, OpenedAt: now}
+	if v.Severity == "" {
+		v.Severity = regulations.SeverityViolation
+	}
+	if d != nil {
+		v.DealID, v.Pipeline, v.Stage = d.ID, d.Pipeline, d.Stage
+	}
+	m.all = append(m.all, v)
+	return v
+}
+
+// cond is a condition of a state rule that holds now, or will from a
+// moment (threshold) unless something changes first.
+type cond struct {
+	key       vkey
+	rule      *regulations.QualityRule
+	user      string
+	threshold time.Time // zero: holds now; else holds from then
+}
+
+// conditions lists the state rules' conditions on the aggregate now.
+func (m *Monitor) conditions(a *Aggregate) []cond {
+	d := a.Deal
+	var out []cond
+	add := func(rule string, task, user string, threshold time.Time) {
+		if r := m.ruleFor(rule, d); r != nil {
+			out = append(out, cond{key: vkey{rule: r.ID, deal: d.ID, task: task}, rule: r, user: user, threshold: threshold})
+		}
+	}
+	dealOpen := d.Open()
+	openTasks := 0
+	tids := make([]string, 0, len(a.Tasks))
+	for id := range a.Tasks {
+		tids = append(tids, id)
+	}
+	slices.Sort(tids)
+	for _, id := range tids {
+		t := a.Tasks[id]
+		if !t.Open() {
+			continue
+		}
+		openTasks++
+		// Tasks open when the deal closed stop counting; a task set on a
+		// closed deal afterwards (a check of a loss) is an ordinary task.
+		counts := dealOpen || (d.DeletedAt == nil && d.ClosedAt != nil && !t.CreatedAt.Before(*d.ClosedAt))
+		if !counts {
+			continue
+		}
+		user := t.Assignee
+		if user == "" {
+			user = d.Responsible
+		}
+		if t.Due == nil {
+			add(regulations.RuleTaskNoDue, t.ID, user, time.Time{})
+		} else {
+			add(regulations.RuleTaskOverdue, t.ID, user, *t.Due)
+		}
+	}
+	if !dealOpen {
+		return out
+	}
+	if openTasks == 0 {
+		add(regulations.RuleNoNextTask, "", d.Responsible, time.Time{})
+	}
+	p, ok := m.regs.Pipeline(d.Pipeline)
+	if !ok {
+		return out
+	}
+	if p.Lifetime > 0 {
+		add(regulations.RulePipelineLifetime, "", d.Responsible, d.PipelineEnteredAt.Add(p.Lifetime))
+	}
+	st, ok := p.Stage(d.Stage)
+	if !ok {
+		return out
+	}
+	if st.SLA > 0 {
+		add(regulations.RuleStageSLA, "", d.Responsible, d.StageEnteredAt.Add(st.SLA))
+	}
+	if len(missingFields(st, d, m.ruleFor(regulations.RuleRequiredFields, d))) > 0 {
+		add(regulations.RuleRequiredFields, "", d.Responsible, time.Time{})
+	}
+	return out
+}
+
+// evaluate brings the deal's state findings up to date at now: conditions
+// that hold (past their grace) open, those that no longer hold resolve,
+// and the moments at which something may change get timers.
+func (m *Monitor) evaluate(now time.Time, a *Aggregate) {
+	d := a.Deal
+	holding := map[vkey]bool{}
+	for _, c := range m.conditions(a) {
+		if !c.threshold.IsZero() && now.Before(c.threshold) {
+			m.schedule(timer{at: c.threshold, deal: d.ID})
+			continue
+		}
+		holding[c.key] = true
+		if _, open := m.open[c.key]; open {
+			continue
+		}
+		since, ok := m.since[c.key]
+		if !ok {
+			since = now
+			m.since[c.key] = since
+		}
+		if deadline := since.Add(c.rule.Grace); now.Before(deadline) {
+			m.schedule(timer{at: deadline, deal: d.ID})
+			continue
+		}
+		m.open[c.key] = m.newViolation(now, c.rule, d, c.key.task, "", c.user)
+		delete(m.since, c.key)
+	}
+	for k := range m.since {
+		if k.deal == d.ID && k.call == "" && !holding[k] {
+			delete(m.since, k)
+		}
+	}
+	for k, v := range m.open {
+		if k.deal == d.ID && k.call == "" && !holding[k] {
+			at := now
+			v.ResolvedAt = &at
+			delete(m.open, k)
+		}
+	}
+}
+
+// call handles the callback rule: an unanswered inbound call waits for an
+// outbound call to the same number; any later one is the callback.
+func (m *Monitor) call(now time.Time, e *funnelwatch.Event, deal func(id string) *Aggregate) {
+	c := e.Call
+	key := phone.Key(c.Phone)
+	if key == "" {
+		return
+	}
+	if c.Direction == funnelwatch.DirectionOut {
+		for _, mc := range m.missed[key] {
+			k := vkey{rule: regulations.RuleMissedCallCallback, deal: mc.deal, call: mc.id}
+			if v, ok := m.open[k]; ok {
+				at := now
+				v.ResolvedAt = &at
+				delete(m.open, k)
+			}
+		}
+		delete(m.missed, key)
+		return
+	}
+	if c.Answered {
+		return
+	}
+	var d *funnelwatch.Deal
+	if a := deal(e.DealID); a != nil {
+		d = a.Deal
+	}
+	r := m.callRule(d)
+	if r == nil {
+		return
+	}
+	limit := r.Limit
+	if limit == 0 {
+		limit = 15 * time.Minute
+	}
+	user := c.User
+	if d != nil && d.Responsible != "" {
+		user = d.Responsible
+	}
+	mc := &missedCall{id: c.ID, deal: e.DealID, user: user, deadline: c.StartedAt.Add(limit + r.Grace)}
+	m.missed[key] = append(m.missed[key], mc)
+	m.schedule(timer{at: mc.deadline, phone: key})
+}
+
+func (m *Monitor) callRule(d *funnelwatch.Deal) *regulations.QualityRule {
+	if d != nil {
+		return m.ruleFor(regulations.RuleMissedCallCallback, d)
+	}
+	for _, r := range m.rules {
+		if r.ID == regulations.RuleMissedCallCallback && len(r.Pipelines) == 0 && len(r.Stages) == 0 {
+			return r
+		}
+	}
+	return nil
+}
+
+// checkCallbacks opens the callback findings of a phone whose limit has
+// passed without a callback.
+func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string) *Aggregate) {
+	for _, mc := range m.missed[key] {
+		k := vkey{rule: regulations.RuleMissedCallCallback, deal: mc.deal, call: mc.id}
+		if _, open := m.open[k]; open || mc.deadline.After(now) {
+			continue
+		}
+		var d *funnelwatch.Deal
+		if a := deal(mc.deal); a != nil {
+			d = a.Deal
+		}
+		r := m.callRule(d)
+		if r == nil {
+			continue
+		}
+		m.open[k] = m.newViolation(now, r, d, "", mc.id, mc.user)
+	}
+}
+
+// missingFields returns the required fields of the stage (and the rule's
+// extra ones) that the deal leaves empty.
+func missingFields(st *funnelwatch.Stage, d *funnelwatch.Deal, r *regulations.QualityRule) []string {
+	fields := st.RequiredFields
+	if r != nil && len(r.Fields) > 0 {
+		fields = append(slices.Clone(fields), r.Fields...)
+	}
+	var missing []string
+	for _, f := range fields {
+		if empty(fieldValue(d, f)) {
+			missing = append(missing, f)
+		}
+	}
+	return missing
+}
+
+func fieldValue(d *funnelwatch.Deal, name string) any {
+	switch name {
+	case "amount":
+		if d.Amount == 0 {
+			return nil
+		}
+		return d.Amount
+	case "loss_reason":
+		return d.LossReason
+	case "contact":
+		return d.ContactID
+	case "responsible":
+		return d.Responsible
+	case "name":
+		return d.Name
+	case "source":
+		return d.Source
+	}
+	return d.Fields[name]
+}
+
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
