@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -62,7 +61,7 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 	if err := os.WriteFile(regsPath, co.Regulations, 0o640); err != nil {
 		return nil, nil, err
 	}
-	if err := writeNDJSON(filepath.Join(dir, "events.ndjson"), co); err != nil {
+	if err := writeEvents(filepath.Join(dir, "events.ndjson"), co.Events); err != nil {
 		return nil, nil, err
 	}
 	regs, err := regulations.Parse(co.Regulations)
@@ -99,21 +98,4 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 		return nil, nil, err
 	}
 	return a, co, nil
-}
-
-func writeNDJSON(path string, co *demo.Company) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	if err := co.WriteNDJSON(w); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
