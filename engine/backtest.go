@@ -3,97 +3,30 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
-// Backtest runs the regulations over an event log on a simulated clock,
-// from the first event to until (the last event when zero), with no store
-// and no side effects, and returns the findings. Events are taken in
-// event-time order, ties in the order given. Events that the funnel or
-// the state cannot place (an unknown deal, a stage that does not exist)
-// are skipped and reported.
-func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until time.Time) (*BacktestResult, error) {
-	order := make([]int, len(events))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return events[a].At.Compare(events[b].At) })
-	if until.IsZero() && len(events) > 0 {
-		until = events[order[len(order)-1]].At
-	}
-	res := &BacktestResult{}
-	aggs := map[string]*Aggregate{}
-	taskDeal := map[string]string{}
-	best := map[string]string{} // contact → its deal for calls without one
-	deal := func(id string) *Aggregate { return aggs[id] }
-	m := NewMonitor(regs)
-	f := &regs.Funnel
-	// Deals touched at the current instant are evaluated once all of the
-	// instant's events are folded.
-	var instant time.Time
-	var touched []string
-	settle := func() {
-		slices.Sort(touched)
-		for _, id := range slices.Compact(touched) {
-			m.Evaluate(instant, aggs[id])
-		}
-		touched = touched[:0]
-	}
-	for n, i := range order {
-		e := events[i]
-		if e.At.After(until) {
-			break
-		}
-		if !e.At.Equal(instant) {
-			settle()
-			instant = e.At
-		}
-		m.Advance(e.At, false, deal)
-		if reason := backtestPlace(f, &e, aggs, taskDeal, best); reason != "" {
-			res.Skipped = append(res.Skipped, SkippedEvent{Index: i, ID: e.ID, Reason: reason})
-			continue
-		}
-		e.Seq = int64(n + 1)
-		var prev *funnelwatch.Deal
-		var a *Aggregate
-		if e.DealID != "" {
-			a = aggs[e.DealID]
-			if a == nil {
-				a = NewAggregate()
-				aggs[e.DealID] = a
-			}
-			if a.Deal != nil {
-				p := *a.Deal
-				prev = &p
-			}
-			a.Apply(f, &e)
-			if e.Task != nil {
-				taskDeal[e.Task.ID] = e.DealID
-			}
-			if a.Deal != nil && a.Deal.ContactID != "" {
-				if cur := aggs[best[a.Deal.ContactID]]; cur == nil || cur == a || betterDeal(a.Deal, cur.Deal) {
-					best[a.Deal.ContactID] = a.Deal.ID
-				}
-			}
-		}
-		m.Observe(&e, prev, a, deal)
-		if e.DealID != "" {
-			touched = append(touched, e.DealID)
-		}
-	}
-	settle()
-	m.Advance(until, true, deal)
-	res.Violations = m.Violations()
-	res.Until = until
-	return res, nil
-}
+// Mode says what a backtest does with the automations' actions.
+type Mode string
 
-// BacktestResult is what a backtest found.
+// Modes (DESIGN §4.3).
+const (
+	// Simulate applies the actions to the simulated funnel, as live
+	// standalone mode would: what funnelwatch would have done and flagged.
+	Simulate Mode = "simulate"
+	// Observe takes the recorded history as it is (a CRM that ran its own
+	// robots): the actions are listed, not applied.
+	Observe Mode = "observe"
+)
+
+// BacktestResult is what a backtest found and did.
 type BacktestResult struct {
 	Violations []*Violation
+	Actions    []*Action
 	Skipped    []SkippedEvent
 	Until      time.Time
 }
@@ -105,10 +38,199 @@ type SkippedEvent struct {
 	Reason string
 }
 
-// backtestPlace resolves the deal an event is about, the same way ingest
-// does, and says why it cannot when it cannot.
-func backtestPlace(f *funnelwatch.Funnel, e *funnelwatch.Event, aggs map[string]*Aggregate, taskDeal, best map[string]string) string {
-	known := func(id string) bool { a := aggs[id]; return a != nil && a.Deal != nil }
+// Backtest runs the regulations over an event log on a simulated clock,
+// from the first event to until (the last event when zero), with no store
+// and no side effects. Events are taken in event-time order, ties in the
+// order given; the state at an instant is the state after all its events,
+// and deadlines at an instant are checked after them. Events the funnel
+// or the state cannot place (an unknown deal, a stage that does not
+// exist) are skipped and reported.
+func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until time.Time, mode Mode) (*BacktestResult, error) {
+	if mode == "" {
+		mode = Simulate
+	}
+	if mode != Simulate && mode != Observe {
+		return nil, fmt.Errorf("backtest: unknown mode %q", mode)
+	}
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return events[a].At.Compare(events[b].At) })
+	if until.IsZero() && len(events) > 0 {
+		until = events[order[len(order)-1]].At
+	}
+	r := &replay{regs: regs, mode: mode, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
+		best: map[string]string{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until}}
+	if len(order) > 0 {
+		r.auto.Start(events[order[0]].At)
+	}
+	for _, i := range order {
+		e := events[i]
+		if e.At.After(until) {
+			break
+		}
+		r.advance(e.At, false)
+		if !e.At.Equal(r.instant) {
+			r.settle()
+			r.instant = e.At
+		}
+		if reason := r.place(&e); reason != "" {
+			r.res.Skipped = append(r.res.Skipped, SkippedEvent{Index: i, ID: e.ID, Reason: reason})
+			continue
+		}
+		r.apply(&e)
+	}
+	r.advance(until, true)
+	r.settle()
+	r.res.Violations = r.monitor.Violations()
+	r.res.Actions = r.auto.Actions()
+	return r.res, nil
+}
+
+// replay is the simulated funnel of a backtest.
+type replay struct {
+	regs     *regulations.Regulations
+	mode     Mode
+	aggs     map[string]*Aggregate
+	taskDeal map[string]string
+	best     map[string]string // contact → its deal, for calls without one
+	monitor  *Monitor
+	auto     *Automator
+	res      *BacktestResult
+	instant  time.Time
+	touched  []string // deals changed at the current instant
+	seq      int64
+}
+
+func (r *replay) deal(id string) *Aggregate { return r.aggs[id] }
+
+func (r *replay) openDeals(user string) int {
+	n := 0
+	for _, a := range r.aggs {
+		if a.Deal != nil && a.Deal.Open() && a.Deal.Responsible == user {
+			n++
+		}
+	}
+	return n
+}
+
+// settle evaluates the deals changed at the current instant, now that all
+// of its events are folded.
+func (r *replay) settle() {
+	slices.Sort(r.touched)
+	for _, id := range slices.Compact(r.touched) {
+		r.monitor.Evaluate(r.instant, r.aggs[id])
+		r.auto.Evaluate(r.instant, r.aggs[id])
+	}
+	r.touched = r.touched[:0]
+}
+
+// advance runs the clock to now: the monitor's checks and the automations'
+// firings due before it (or at it, when inclusive), in time order, each
+// instant settled before the next.
+func (r *replay) advance(now time.Time, inclusive bool) {
+	for {
+		tm, okM := r.monitor.NextTimer()
+		tf, okF := r.auto.NextFiring()
+		next, ok := tm, okM
+		if okF && (!okM || tf.Before(tm)) {
+			next, ok = tf, true
+		}
+		if !ok || next.After(now) || (!inclusive && next.Equal(now)) {
+			return
+		}
+		if !next.Equal(r.instant) {
+			r.settle()
+			r.instant = next
+		}
+		r.monitor.Advance(next, true, r.deal)
+		for _, x := range r.auto.Fire(next, true, r.deal, r.openDeals) {
+			if r.mode == Simulate {
+				if e := actionEvent(x, r.aggs); e != nil && r.place(e) == "" {
+					r.apply(e)
+				}
+			}
+		}
+		r.settle()
+	}
+}
+
+// apply folds a placed event and tells the monitor and the automations.
+func (r *replay) apply(e *funnelwatch.Event) {
+	r.seq++
+	e.Seq = r.seq
+	var prev *funnelwatch.Deal
+	var a *Aggregate
+	if e.DealID != "" {
+		a = r.aggs[e.DealID]
+		if a == nil {
+			a = NewAggregate()
+			r.aggs[e.DealID] = a
+		}
+		if a.Deal != nil {
+			p := *a.Deal
+			prev = &p
+		}
+		a.Apply(&r.regs.Funnel, e)
+		if e.Task != nil {
+			r.taskDeal[e.Task.ID] = e.DealID
+		}
+		if d := a.Deal; d != nil && d.ContactID != "" {
+			if cur := r.aggs[r.best[d.ContactID]]; cur == nil || cur == a || betterDeal(d, cur.Deal) {
+				r.best[d.ContactID] = d.ID
+			}
+		}
+		r.touched = append(r.touched, e.DealID)
+	}
+	r.monitor.Observe(e, prev, a, r.deal)
+	r.auto.OnEvent(e, prev, a)
+}
+
+// actionEvent is the event an action makes in a simulation; nil for the
+// actions that change nothing in the funnel (notices, messages, webhooks).
+func actionEvent(x *Action, aggs map[string]*Aggregate) *funnelwatch.Event {
+	e := &funnelwatch.Event{ID: "act:" + x.Key, At: x.At, Actor: "rule:" + x.Rule, DealID: x.DealID}
+	switch x.Type {
+	case regulations.ActionTask:
+		e.Type = funnelwatch.EventTaskCreated
+		e.Task = &funnelwatch.TaskPayload{ID: x.TaskID, DealID: x.DealID, Assignee: x.Assignee, Due: x.Due, Text: x.Text, Kind: x.Kind}
+	case regulations.ActionMove:
+		e.Type, e.ToStage = funnelwatch.EventDealStageChanged, x.To
+	case regulations.ActionAssign:
+		e.Type, e.To = funnelwatch.EventDealResponsibleChanged, x.To
+	case regulations.ActionCopy:
+		src := aggs[x.DealID]
+		if src == nil || src.Deal == nil {
+			return nil
+		}
+		d := src.Deal
+		pipeline, stage, _ := strings.Cut(x.To, "/")
+		e.Type, e.DealID = funnelwatch.EventDealCreated, ""
+		e.Deal = &funnelwatch.DealPayload{ID: x.NewDealID, Pipeline: pipeline, Stage: stage, Responsible: d.Responsible,
+			Source: "repeat:" + d.ID, Name: d.Name, Contact: contactInfo(d.ContactID)}
+	default:
+		return nil
+	}
+	return e
+}
+
+// contactInfo turns a contact id back into what a new deal names.
+func contactInfo(id string) *funnelwatch.ContactInfo {
+	if p, ok := strings.CutPrefix(id, "tel:"); ok {
+		return &funnelwatch.ContactInfo{Phone: p}
+	}
+	if m, ok := strings.CutPrefix(id, "mail:"); ok {
+		return &funnelwatch.ContactInfo{Email: m}
+	}
+	return nil
+}
+
+// place resolves the deal an event is about, the same way ingest does,
+// and says why it cannot when it cannot.
+func (r *replay) place(e *funnelwatch.Event) string {
+	f := &r.regs.Funnel
+	known := func(id string) bool { a := r.aggs[id]; return a != nil && a.Deal != nil }
 	switch e.Type {
 	case funnelwatch.EventDealCreated:
 		if _, ok := f.Pipeline(e.Deal.Pipeline); !ok {
@@ -118,28 +240,33 @@ func backtestPlace(f *funnelwatch.Funnel, e *funnelwatch.Event, aggs map[string]
 			return fmt.Sprintf("deal %q already exists", e.Deal.ID)
 		}
 		e.DealID = e.Deal.ID
+		return ""
 	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted, funnelwatch.EventTaskRescheduled:
-		e.DealID = taskDeal[e.TaskID]
-		if e.DealID == "" {
+		if e.DealID = r.taskDeal[e.TaskID]; e.DealID == "" {
 			return fmt.Sprintf("unknown task %q", e.TaskID)
 		}
 	case funnelwatch.EventCall:
 		if e.DealID = e.Call.DealID; e.DealID == "" {
 			if c := ContactOf(&funnelwatch.ContactInfo{Phone: e.Call.Phone}); c != nil {
-				e.DealID = best[c.ID]
+				e.DealID = r.best[c.ID]
 			}
 			return ""
 		}
 	default:
 		e.DealID = e.DealRef()
 	}
-	if !known(e.DealID) && e.Type != funnelwatch.EventDealCreated {
+	if !known(e.DealID) {
 		return fmt.Sprintf("unknown deal %q", e.DealID)
 	}
 	if e.Type == funnelwatch.EventDealStageChanged {
-		if _, ok := f.ResolveStage(aggs[e.DealID].Deal.Pipeline, e.ToStage); !ok {
-			return fmt.Sprintf("unknown stage %q", e.ToStage)
+		if p := r.aggs[e.DealID].Deal.Pipeline; !knownStage(f, p, e.ToStage) {
+			return fmt.Sprintf("unknown stage %q (deal %q is in pipeline %q)", e.ToStage, e.DealID, p)
 		}
 	}
 	return ""
+}
+
+func knownStage(f *funnelwatch.Funnel, pipeline, ref string) bool {
+	_, ok := f.ResolveStage(pipeline, ref)
+	return ok
 }

@@ -265,10 +265,7 @@ func (m *Monitor) conditions(a *Aggregate) []cond {
 			continue
 		}
 		openTasks++
-		// Tasks open when the deal closed stop counting; a task set on a
-		// closed deal afterwards (a check of a loss) is an ordinary task.
-		counts := dealOpen || (d.DeletedAt == nil && d.ClosedAt != nil && !t.CreatedAt.Before(*d.ClosedAt))
-		if !counts {
+		if !taskCounts(d, t) {
 			continue
 		}
 		user := t.Assignee

@@ -54,12 +54,19 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("regulations %s: %w", *regsPath, err)
 	}
-	res, err := engine.Backtest(regs, events, until)
+	res, err := engine.Backtest(regs, events, until, engine.Mode(*mode))
 	if err != nil {
 		return err
 	}
-	for _, s := range res.Skipped {
+	for i, s := range res.Skipped {
+		if i == 10 {
+			fmt.Fprintf(stderr, "… and %d more skipped events\n", len(res.Skipped)-i)
+			break
+		}
 		fmt.Fprintf(stderr, "skipped event %s (line %d): %s\n", s.ID, s.Index+1, s.Reason)
+	}
+	if len(res.Skipped) > 0 && *mode == string(engine.Simulate) {
+		fmt.Fprintln(stderr, "(in simulate mode the automations change the funnel; a history recorded by a CRM that ran its own robots is for --mode observe)")
 	}
 	var old *engine.BacktestResult
 	if *compare != "" {
@@ -67,14 +74,15 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return fmt.Errorf("regulations %s: %w", *compare, err)
 		}
-		if old, err = engine.Backtest(oldRegs, events, until); err != nil {
+		if old, err = engine.Backtest(oldRegs, events, until, engine.Mode(*mode)); err != nil {
 			return err
 		}
 	}
 	if *format == "json" {
-		out := map[string]any{"violations": violationsJSON(res.Violations, regs.Location), "actions": []any{}}
+		out := map[string]any{"violations": violationsJSON(res.Violations, regs.Location), "actions": actionsJSON(res.Actions, regs.Location)}
 		if old != nil {
-			out = map[string]any{"new": out, "old": map[string]any{"violations": violationsJSON(old.Violations, regs.Location), "actions": []any{}}}
+			out = map[string]any{"new": out, "old": map[string]any{"violations": violationsJSON(old.Violations, regs.Location),
+				"actions": actionsJSON(old.Actions, regs.Location)}}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
@@ -152,6 +160,42 @@ func violationsJSON(vs []*engine.Violation, loc *time.Location) []violationJSON 
 	return out
 }
 
+type actionJSON struct {
+	Type       string   `json:"type"`
+	At         string   `json:"at"`
+	DealID     string   `json:"deal_id,omitempty"`
+	Rule       string   `json:"rule"`
+	Trigger    string   `json:"trigger"`
+	Key        string   `json:"key"`
+	TaskID     string   `json:"task_id,omitempty"`
+	Assignee   string   `json:"assignee,omitempty"`
+	Text       string   `json:"text,omitempty"`
+	Due        string   `json:"due,omitempty"`
+	Kind       string   `json:"kind,omitempty"`
+	To         string   `json:"to,omitempty"`
+	NewDealID  string   `json:"new_deal_id,omitempty"`
+	Recipients []string `json:"recipients,omitempty"`
+	Template   string   `json:"template,omitempty"`
+	Channel    string   `json:"channel,omitempty"`
+	URL        string   `json:"url,omitempty"`
+}
+
+// actionsJSON renders actions in the backtest contract, in the order they
+// were decided (time order).
+func actionsJSON(xs []*engine.Action, loc *time.Location) []actionJSON {
+	out := make([]actionJSON, 0, len(xs))
+	for _, x := range xs {
+		j := actionJSON{Type: string(x.Type), At: x.At.In(loc).Format(time.RFC3339), DealID: x.DealID, Rule: x.Rule,
+			Trigger: string(x.Trigger), Key: x.Key, TaskID: x.TaskID, Assignee: x.Assignee, Text: x.Text, Kind: x.Kind,
+			To: x.To, NewDealID: x.NewDealID, Recipients: x.Recipients, Template: x.Template, Channel: x.Channel, URL: x.URL}
+		if x.Due != nil {
+			j.Due = x.Due.In(loc).Format(time.RFC3339)
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
 // printSummary prints the findings by rule, stage and manager.
 func printSummary(w io.Writer, path string, res *engine.BacktestResult, oldPath string, old *engine.BacktestResult) {
 	type counts map[string]int
@@ -179,9 +223,9 @@ func printSummary(w io.Writer, path string, res *engine.BacktestResult, oldPath 
 			open++
 		}
 	}
-	fmt.Fprintf(w, "%s: %d findings (%d still open at %s)\n", path, len(res.Violations), open, res.Until.Format(time.RFC3339))
+	fmt.Fprintf(w, "%s: %d findings (%d still open at %s), %d actions\n", path, len(res.Violations), open, res.Until.Format(time.RFC3339), len(res.Actions))
 	if old != nil {
-		fmt.Fprintf(w, "%s: %d findings\n", oldPath, len(old.Violations))
+		fmt.Fprintf(w, "%s: %d findings, %d actions\n", oldPath, len(old.Violations), len(old.Actions))
 	}
 	for _, s := range sections {
 		now, before := tally(res, s.key), tally(old, s.key)

@@ -26,11 +26,13 @@ func TestBacktestScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// DeepEqual tells an empty list from a missing one.
 			var want struct {
 				Until      string           `json:"until"`
 				Mode       string           `json:"mode"`
 				Story      string           `json:"story"`
 				Violations []map[string]any `json:"violations"`
+				Actions    []map[string]any `json:"actions"`
 			}
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatal(err)
@@ -54,16 +56,19 @@ func TestBacktestScenarios(t *testing.T) {
 			}
 			var got struct {
 				Violations []map[string]any `json:"violations"`
-				Actions    []any            `json:"actions"`
+				Actions    []map[string]any `json:"actions"`
 			}
 			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 				t.Fatalf("output is not the JSON contract: %v\n%s", err, out.String())
 			}
-			if got.Actions == nil {
-				t.Error(`output lacks "actions"`)
+			if want.Violations == nil || want.Actions == nil {
+				t.Fatal("expected.json must list both violations and actions")
 			}
 			if !reflect.DeepEqual(got.Violations, want.Violations) {
-				t.Errorf("%s\n got  %s\n want %s", want.Story, jsonLines(got.Violations), jsonLines(want.Violations))
+				t.Errorf("violations: %s\n got  %s\n want %s", want.Story, jsonLines(got.Violations), jsonLines(want.Violations))
+			}
+			if !reflect.DeepEqual(got.Actions, want.Actions) {
+				t.Errorf("actions: %s\n got  %s\n want %s", want.Story, jsonLines(got.Actions), jsonLines(want.Actions))
 			}
 		})
 	}
@@ -88,7 +93,7 @@ func TestBacktestSummaryAndCompare(t *testing.T) {
 	// The old regulations had no 10-minute grace for a missing next step.
 	os.WriteFile(strict, bytes.Replace(raw, []byte("{rule: no_next_task, severity: violation, grace: 10m}"), []byte("{rule: no_next_task}"), 1), 0o600)
 	var out, errs bytes.Buffer
-	code := Main(context.Background(), []string{"backtest", "--regulations", example, "--compare", strict,
+	code := Main(context.Background(), []string{"backtest", "--mode", "observe", "--regulations", example, "--compare", strict,
 		"--events", "../../testdata/scenarios/overdue_task/events.ndjson", "--until", "2026-11-02T11:30:00+03:00"}, &out, &errs)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
