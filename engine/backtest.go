@@ -70,9 +70,11 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 		if e.At.After(until) {
 			break
 		}
-		r.advance(e.At, false)
 		if !e.At.Equal(r.instant) {
+			// The previous instant is complete: evaluate it, then run the
+			// clock up to this event.
 			r.settle()
+			r.advance(e.At, false)
 			r.instant = e.At
 		}
 		if reason := r.place(&e); reason != "" {
@@ -81,8 +83,8 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 		}
 		r.apply(&e)
 	}
-	r.advance(until, true)
 	r.settle()
+	r.advance(until, true)
 	r.res.Violations = r.monitor.Violations()
 	r.res.Actions = r.auto.Actions()
 	return r.res, nil

@@ -43,6 +43,8 @@ type Monitor struct {
 	scheduled map[timer]bool // timers in the heap, by moment and target (seq zero)
 	seq       int
 	missed    map[string][]*missedCall // unanswered inbound calls by phone
+	acts      map[string]*activity     // what the activity rules remember, by deal
+	closings  map[string][]closing     // recent losses by manager, for mass closing
 }
 
 type missedCall struct {
@@ -144,6 +146,7 @@ func (m *Monitor) Observe(e *funnelwatch.Event, prev *funnelwatch.Deal, a *Aggre
 	case funnelwatch.EventCall:
 		m.call(e.At, e, deal)
 	}
+	m.observeActivity(e, prev, a)
 }
 
 // Evaluate brings the deal's state findings up to date at now.
@@ -215,9 +218,15 @@ func isBackward(old, st *funnelwatch.Stage) bool {
 	return old.Type.Closed() || st.Order < old.Order
 }
 
-// flash records a finding that opens and resolves at the same moment.
+// flash records a finding that opens and resolves at the same moment,
+// accountable to the deal's responsible.
 func (m *Monitor) flash(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task string) {
-	v := m.newViolation(now, r, d, task, "", d.Responsible)
+	m.flashFor(now, r, d, task, d.Responsible)
+}
+
+// flashFor is flash accountable to a given user.
+func (m *Monitor) flashFor(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task, user string) {
+	v := m.newViolation(now, r, d, task, "", user)
 	at := now
 	v.ResolvedAt = &at
 }
@@ -247,11 +256,12 @@ type cond struct {
 func (m *Monitor) conditions(a *Aggregate) []cond {
 	d := a.Deal
 	var out []cond
-	add := func(rule string, task, user string, threshold time.Time) {
+	addCall := func(rule, task, call, user string, threshold time.Time) {
 		if r := m.ruleFor(rule, d); r != nil {
-			out = append(out, cond{key: vkey{rule: r.ID, deal: d.ID, task: task}, rule: r, user: user, threshold: threshold})
+			out = append(out, cond{key: vkey{rule: r.ID, deal: d.ID, task: task, call: call}, rule: r, user: user, threshold: threshold})
 		}
 	}
+	add := func(rule string, task, user string, threshold time.Time) { addCall(rule, task, "", user, threshold) }
 	dealOpen := d.Open()
 	openTasks := 0
 	tids := make([]string, 0, len(a.Tasks))
@@ -288,11 +298,12 @@ func (m *Monitor) conditions(a *Aggregate) []cond {
 	if !ok {
 		return out
 	}
+	st, _ := p.Stage(d.Stage)
+	m.activityConditions(a, st, addCall)
 	if p.Lifetime > 0 {
 		add(regulations.RulePipelineLifetime, "", d.Responsible, d.PipelineEnteredAt.Add(p.Lifetime))
 	}
-	st, ok := p.Stage(d.Stage)
-	if !ok {
+	if st == nil {
 		return out
 	}
 	if st.SLA > 0 {
@@ -328,16 +339,17 @@ func (m *Monitor) evaluate(now time.Time, a *Aggregate) {
 			m.schedule(timer{at: deadline, deal: d.ID})
 			continue
 		}
-		m.open[c.key] = m.newViolation(now, c.rule, d, c.key.task, "", c.user)
+		m.open[c.key] = m.newViolation(now, c.rule, d, c.key.task, c.key.call, c.user)
 		delete(m.since, c.key)
 	}
+	// Callback findings belong to the phone, not the deal's state.
 	for k := range m.since {
-		if k.deal == d.ID && k.call == "" && !holding[k] {
+		if k.deal == d.ID && k.rule != regulations.RuleMissedCallCallback && !holding[k] {
 			delete(m.since, k)
 		}
 	}
 	for k, v := range m.open {
-		if k.deal == d.ID && k.call == "" && !holding[k] {
+		if k.deal == d.ID && k.rule != regulations.RuleMissedCallCallback && !holding[k] {
 			at := now
 			v.ResolvedAt = &at
 			delete(m.open, k)
