@@ -6,6 +6,7 @@ import (
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/regulations"
 	"github.com/funnelwatch/funnelwatch/storetest"
 )
 
@@ -125,5 +126,18 @@ func TestContactOf(t *testing.T) {
 	}
 	if c := engine.ContactOf(&funnelwatch.ContactInfo{Name: "Без телефона"}); c != nil {
 		t.Errorf("a contact with no phone and no e-mail cannot be deduplicated: %+v", c)
+	}
+}
+
+// Every rule of the catalogue speaks both languages.
+func TestCatalogueTexts(t *testing.T) {
+	for _, id := range regulations.Rules {
+		if id == regulations.RuleExpr {
+			continue
+		}
+		tx, ok := engine.Catalogue[id]
+		if !ok || tx.Message.RU == "" || tx.Message.EN == "" || tx.Recommendation.RU == "" || tx.Recommendation.EN == "" {
+			t.Errorf("rule %s lacks a message or recommendation in Russian or English: %+v", id, tx)
+		}
 	}
 }

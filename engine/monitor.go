@@ -23,6 +23,7 @@ type Violation struct {
 	Stage      string // the deal's stage when the violation opened
 	OpenedAt   time.Time
 	ResolvedAt *time.Time
+	Text       RuleText // message and recommendation, ru and en
 }
 
 // vkey identifies a condition: a rule on a deal, a task or a call.
@@ -232,7 +233,7 @@ func (m *Monitor) flashFor(now time.Time, r *regulations.QualityRule, d *funnelw
 }
 
 func (m *Monitor) newViolation(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task, call, user string) *Violation {
-	v := &Violation{Rule: r.ID, Severity: r.Severity, TaskID: task, CallID: call, User: user, OpenedAt: now}
+	v := &Violation{Rule: r.ID, Severity: r.Severity, TaskID: task, CallID: call, User: user, OpenedAt: now, Text: TextOf(r)}
 	if v.Severity == "" {
 		v.Severity = regulations.SeverityViolation
 	}

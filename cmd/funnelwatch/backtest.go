@@ -134,6 +134,9 @@ type violationJSON struct {
 	Stage      string  `json:"stage"`
 	OpenedAt   string  `json:"opened_at"`
 	ResolvedAt *string `json:"resolved_at"`
+	// Beyond the contract: what the finding says, Russian first.
+	Message        string `json:"message,omitempty"`
+	Recommendation string `json:"recommendation,omitempty"`
 }
 
 // violationsJSON renders findings in the backtest contract, times in the
@@ -150,7 +153,8 @@ func violationsJSON(vs []*engine.Violation, loc *time.Location) []violationJSON 
 	out := make([]violationJSON, 0, len(sorted))
 	for _, v := range sorted {
 		j := violationJSON{Rule: v.Rule, Severity: string(v.Severity), DealID: v.DealID, TaskID: v.TaskID, CallID: v.CallID,
-			User: v.User, Pipeline: v.Pipeline, Stage: v.Stage, OpenedAt: v.OpenedAt.In(loc).Format(time.RFC3339)}
+			User: v.User, Pipeline: v.Pipeline, Stage: v.Stage, OpenedAt: v.OpenedAt.In(loc).Format(time.RFC3339),
+			Message: v.Text.Message.RU, Recommendation: v.Text.Recommendation.RU}
 		if v.ResolvedAt != nil {
 			s := v.ResolvedAt.In(loc).Format(time.RFC3339)
 			j.ResolvedAt = &s

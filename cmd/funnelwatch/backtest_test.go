@@ -70,6 +70,14 @@ func TestBacktestScenarios(t *testing.T) {
 			if want.Violations == nil || want.Actions == nil {
 				t.Fatal("expected.json must list both violations and actions")
 			}
+			// The contract's fields are compared; the texts are checked apart.
+			for _, v := range got.Violations {
+				if v["message"] == nil || v["recommendation"] == nil {
+					t.Errorf("finding without a message or recommendation: %v", v)
+				}
+				delete(v, "message")
+				delete(v, "recommendation")
+			}
 			if !reflect.DeepEqual(got.Violations, want.Violations) {
 				t.Errorf("violations: %s\n got  %s\n want %s", want.Story, jsonLines(got.Violations), jsonLines(want.Violations))
 			}
@@ -116,5 +124,21 @@ func TestBacktestSummaryAndCompare(t *testing.T) {
 	if code := Main(context.Background(), []string{"backtest", "--regulations", example, "--events", bad}, &out, &errs); code != 1 ||
 		!strings.Contains(errs.String(), "line 1: missing field: type") {
 		t.Errorf("bad log: exit %d, %s", code, errs.String())
+	}
+}
+
+// An expression rule speaks with the file's own words.
+func TestBacktestMessagesFromTheFile(t *testing.T) {
+	var out, errs bytes.Buffer
+	dir := "../../testdata/scenarios/expr_paid_not_moved"
+	code := Main(context.Background(), []string{"backtest", "--mode", "observe", "--regulations", "../../testdata/scenarios/rules.yaml",
+		"--events", filepath.Join(dir, "events.ndjson"), "--format", "json"}, &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	for _, want := range []string{`"message": "Оплата получена, а сделка на этапе «Контакт установлен»"`, `"recommendation": "Переведите сделку на этап «Готов к выдаче»"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %s:\n%s", want, out.String())
+		}
 	}
 }
