@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -235,8 +236,8 @@ func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
 		}
 		switch au.When {
 		case regulations.TriggerTaskOverdue:
-			for _, t := range sortedTasks(agg) {
-				if t.Open() && t.Due != nil && taskCounts(d, t) && t.CreatedBy != "rule:"+au.ID {
+			for _, t := range openTasks(agg) {
+				if t.Due != nil && taskCounts(d, t) && t.CreatedBy != "rule:"+au.ID {
 					a.deadline(au, now, later(*t.Due, t.CreatedAt), d.ID, t.ID, *t.Due)
 				}
 			}
@@ -276,20 +277,15 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func sortedTasks(agg *Aggregate) []*funnelwatch.Task {
-	ts := make([]*funnelwatch.Task, 0, len(agg.Tasks))
+// openTasks returns the aggregate's open tasks in id order.
+func openTasks(agg *Aggregate) []*funnelwatch.Task {
+	ts := make([]*funnelwatch.Task, 0, 4)
 	for _, t := range agg.Tasks {
-		ts = append(ts, t)
+		if t.Open() {
+			ts = append(ts, t)
+		}
 	}
-	slices.SortFunc(ts, func(x, y *funnelwatch.Task) int {
-		if x.ID < y.ID {
-			return -1
-		}
-		if x.ID > y.ID {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ts, func(x, y *funnelwatch.Task) int { return strings.Compare(x.ID, y.ID) })
 	return ts
 }
 

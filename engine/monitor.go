@@ -29,6 +29,33 @@ type Violation struct {
 // vkey identifies a condition: a rule on a deal, a task or a call.
 type vkey struct{ rule, deal, task, call string }
 
+// byDeal keeps values by condition, grouped by deal, so that evaluating a
+// deal looks at its own conditions only.
+type byDeal[V any] map[string]map[vkey]V
+
+func (b byDeal[V]) get(k vkey) (V, bool) {
+	v, ok := b[k.deal][k]
+	return v, ok
+}
+
+func (b byDeal[V]) set(k vkey, v V) {
+	m := b[k.deal]
+	if m == nil {
+		m = map[vkey]V{}
+		b[k.deal] = m
+	}
+	m[k] = v
+}
+
+func (b byDeal[V]) del(k vkey) {
+	if m := b[k.deal]; m != nil {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(b, k.deal)
+		}
+	}
+}
+
 // Monitor evaluates the quality rules of the regulations as conditions
 // over time (DESIGN §5). It is told each event after the event is folded,
 // and the passing of time by Advance; it never reads a clock, so a
@@ -36,10 +63,11 @@ type vkey struct{ rule, deal, task, call string }
 type Monitor struct {
 	regs  *regulations.Regulations
 	rules []*regulations.QualityRule
+	byID  map[string]*regulations.QualityRule
 
-	open      map[vkey]*Violation
+	open      byDeal[*Violation]
 	all       []*Violation
-	since     map[vkey]time.Time // when a condition that is waiting out its grace became true
+	since     byDeal[time.Time] // when a condition that is waiting out its grace became true
 	timers    timerHeap
 	scheduled map[timer]bool // timers in the heap, by moment and target (seq zero)
 	seq       int
@@ -55,10 +83,15 @@ type missedCall struct {
 
 // NewMonitor returns a monitor of the regulations' quality rules.
 func NewMonitor(regs *regulations.Regulations) *Monitor {
-	m := &Monitor{regs: regs, open: map[vkey]*Violation{}, since: map[vkey]time.Time{}, missed: map[string][]*missedCall{},
+	m := &Monitor{regs: regs, open: byDeal[*Violation]{}, since: byDeal[time.Time]{}, missed: map[string][]*missedCall{},
 		scheduled: map[timer]bool{}}
+	m.byID = map[string]*regulations.QualityRule{}
 	for i := range regs.Quality {
-		m.rules = append(m.rules, &regs.Quality[i])
+		r := &regs.Quality[i]
+		m.rules = append(m.rules, r)
+		if m.byID[r.ID] == nil { // anomaly may be listed once per metric
+			m.byID[r.ID] = r
+		}
 	}
 	return m
 }
@@ -160,19 +193,17 @@ func (m *Monitor) Evaluate(now time.Time, a *Aggregate) {
 // ruleFor returns the enabled rule with the id that applies to the deal
 // where it is now.
 func (m *Monitor) ruleFor(id string, d *funnelwatch.Deal) *regulations.QualityRule {
-	for _, r := range m.rules {
-		if r.ID != id {
-			continue
-		}
-		if len(r.Pipelines) > 0 && !slices.Contains(r.Pipelines, d.Pipeline) {
-			return nil
-		}
-		if len(r.Stages) > 0 && !slices.Contains(r.Stages, d.Pipeline+"/"+d.Stage) {
-			return nil
-		}
-		return r
+	r := m.byID[id]
+	if r == nil {
+		return nil
 	}
-	return nil
+	if len(r.Pipelines) > 0 && !slices.Contains(r.Pipelines, d.Pipeline) {
+		return nil
+	}
+	if len(r.Stages) > 0 && !slices.Contains(r.Stages, d.Pipeline+"/"+d.Stage) {
+		return nil
+	}
+	return r
 }
 
 // instant opens and resolves at once the findings of a single moment:
@@ -264,18 +295,9 @@ func (m *Monitor) conditions(a *Aggregate) []cond {
 	}
 	add := func(rule string, task, user string, threshold time.Time) { addCall(rule, task, "", user, threshold) }
 	dealOpen := d.Open()
-	openTasks := 0
-	tids := make([]string, 0, len(a.Tasks))
-	for id := range a.Tasks {
-		tids = append(tids, id)
-	}
-	slices.Sort(tids)
-	for _, id := range tids {
-		t := a.Tasks[id]
-		if !t.Open() {
-			continue
-		}
-		openTasks++
+	nOpen := 0
+	for _, t := range openTasks(a) {
+		nOpen++
 		if !taskCounts(d, t) {
 			continue
 		}
@@ -292,7 +314,7 @@ func (m *Monitor) conditions(a *Aggregate) []cond {
 	if !dealOpen {
 		return out
 	}
-	if openTasks == 0 {
+	if nOpen == 0 {
 		add(regulations.RuleNoNextTask, "", d.Responsible, time.Time{})
 	}
 	p, ok := m.regs.Pipeline(d.Pipeline)
@@ -328,32 +350,32 @@ func (m *Monitor) evaluate(now time.Time, a *Aggregate) {
 			continue
 		}
 		holding[c.key] = true
-		if _, open := m.open[c.key]; open {
+		if _, open := m.open.get(c.key); open {
 			continue
 		}
-		since, ok := m.since[c.key]
+		since, ok := m.since.get(c.key)
 		if !ok {
 			since = now
-			m.since[c.key] = since
+			m.since.set(c.key, since)
 		}
 		if deadline := since.Add(c.rule.Grace); now.Before(deadline) {
 			m.schedule(timer{at: deadline, deal: d.ID})
 			continue
 		}
-		m.open[c.key] = m.newViolation(now, c.rule, d, c.key.task, c.key.call, c.user)
-		delete(m.since, c.key)
+		m.open.set(c.key, m.newViolation(now, c.rule, d, c.key.task, c.key.call, c.user))
+		m.since.del(c.key)
 	}
 	// Callback findings belong to the phone, not the deal's state.
-	for k := range m.since {
-		if k.deal == d.ID && k.rule != regulations.RuleMissedCallCallback && !holding[k] {
-			delete(m.since, k)
+	for k := range m.since[d.ID] {
+		if k.rule != regulations.RuleMissedCallCallback && !holding[k] {
+			m.since.del(k)
 		}
 	}
-	for k, v := range m.open {
-		if k.deal == d.ID && k.rule != regulations.RuleMissedCallCallback && !holding[k] {
+	for k, v := range m.open[d.ID] {
+		if k.rule != regulations.RuleMissedCallCallback && !holding[k] {
 			at := now
 			v.ResolvedAt = &at
-			delete(m.open, k)
+			m.open.del(k)
 		}
 	}
 }
@@ -369,10 +391,10 @@ func (m *Monitor) call(now time.Time, e *funnelwatch.Event, deal func(id string)
 	if c.Direction == funnelwatch.DirectionOut {
 		for _, mc := range m.missed[key] {
 			k := vkey{rule: regulations.RuleMissedCallCallback, deal: mc.deal, call: mc.id}
-			if v, ok := m.open[k]; ok {
+			if v, ok := m.open.get(k); ok {
 				at := now
 				v.ResolvedAt = &at
-				delete(m.open, k)
+				m.open.del(k)
 			}
 		}
 		delete(m.missed, key)
@@ -419,7 +441,7 @@ func (m *Monitor) callRule(d *funnelwatch.Deal) *regulations.QualityRule {
 func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string) *Aggregate) {
 	for _, mc := range m.missed[key] {
 		k := vkey{rule: regulations.RuleMissedCallCallback, deal: mc.deal, call: mc.id}
-		if _, open := m.open[k]; open || mc.deadline.After(now) {
+		if _, open := m.open.get(k); open || mc.deadline.After(now) {
 			continue
 		}
 		var d *funnelwatch.Deal
@@ -430,7 +452,7 @@ func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string)
 		if r == nil {
 			continue
 		}
-		m.open[k] = m.newViolation(now, r, d, "", mc.id, mc.user)
+		m.open.set(k, m.newViolation(now, r, d, "", mc.id, mc.user))
 	}
 }
 
