@@ -18,7 +18,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("demo", stderr)
 	addr := fs.String("addr", env("ADDR", "localhost:8080"), "listen address")
 	dir := fs.String("data", env("DATA", filepath.Join(dataDir(), "demo")), "directory for the demo's files")
-	seed := fs.Int64("seed", 1, "seed of the generated company (same seed, same day: same company)")
+	seed := fs.Int64("seed", 1, "seed of the generated company (the same seed started in the same minute gives the same company; the history ends at the start)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
