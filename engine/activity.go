@@ -164,29 +164,20 @@ func (m *Monitor) lost(now time.Time, d *funnelwatch.Deal, a *activity) {
 // contentFree reports whether a comment says nothing: shorter than the
 // rule's minimum or matching one of its patterns («Связался»).
 func contentFree(text string, r *regulations.QualityRule) bool {
-	t := strings.TrimSpace(text)
-	if utf8.RuneCountInString(t) < r.MinLength {
-		return true
-	}
-	for _, re := range r.Regexps {
-		if re.MatchString(t) {
-			return true
-		}
-	}
-	return false
+	return hollow(strings.TrimSpace(text), r)
 }
 
 // junk reports whether a field value was typed only to get past a
-// required field: too short or matching a junk pattern.
+// required field; an empty value is the required_fields rule's business.
 func junk(v any, r *regulations.QualityRule) bool {
 	s, ok := v.(string)
-	if !ok {
-		return false
-	}
 	t := strings.TrimSpace(s)
-	if t == "" {
-		return false // empty is the required_fields rule's business
-	}
+	return ok && t != "" && hollow(t, r)
+}
+
+// hollow reports whether a text is shorter than the rule's minimum length
+// or matches one of its patterns.
+func hollow(t string, r *regulations.QualityRule) bool {
 	if utf8.RuneCountInString(t) < r.MinLength {
 		return true
 	}

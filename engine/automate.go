@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"container/heap"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,31 +40,12 @@ type Action struct {
 // trigger still holds then).
 type firing struct {
 	at    time.Time
-	seq   int
 	auto  *regulations.Automation
 	deal  string
 	task  string
 	cause string    // what triggered it, for the idempotency key
 	mark  time.Time // the state the trigger is about (stage entry, task due, …)
 	value string    // responsible.changed, field.changed: the value it changed to
-}
-
-type firingHeap []firing
-
-func (h firingHeap) Len() int { return len(h) }
-func (h firingHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h firingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *firingHeap) Push(x any)   { *h = append(*h, x.(firing)) }
-func (h *firingHeap) Pop() any {
-	old := *h
-	f := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return f
 }
 
 // Automator runs the regulations' automations (robots): on events, on
@@ -76,8 +56,7 @@ func (h *firingHeap) Pop() any {
 type Automator struct {
 	regs    *regulations.Regulations
 	autos   []*regulations.Automation
-	queue   firingHeap
-	seq     int
+	queue   agenda[firing]
 	queued  map[string]bool      // firings waiting, by idempotency prefix
 	done    map[string]bool      // time-driven triggers already fired, by instance
 	rr      map[string]int       // round-robin position by role
@@ -110,11 +89,7 @@ func NewAutomator(regs *regulations.Regulations) *Automator {
 // Actions returns every action decided so far, in order.
 func (a *Automator) Actions() []*Action { return a.actions }
 
-func (a *Automator) push(f firing) {
-	a.seq++
-	f.seq = a.seq
-	heap.Push(&a.queue, f)
-}
+func (a *Automator) push(f firing) { a.queue.add(f.at, f) }
 
 // inScope reports whether the automation applies to the deal where it is.
 func inScope(au *regulations.Automation, d *funnelwatch.Deal) bool {
@@ -301,10 +276,7 @@ func taskCounts(d *funnelwatch.Deal, t *funnelwatch.Task) bool {
 
 // NextFiring returns when the next firing is due, if any.
 func (a *Automator) NextFiring() (time.Time, bool) {
-	if a.queue.Len() == 0 {
-		return time.Time{}, false
-	}
-	return a.queue[0].at, true
+	return a.queue.next()
 }
 
 // Start schedules the scheduled (cron) automations from the moment the
@@ -323,12 +295,11 @@ func (a *Automator) Start(from time.Time) {
 // scheduled automation is scheduled again for its next time.
 func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Aggregate, openDeals func(user string) int) []*Action {
 	var out []*Action
-	for a.queue.Len() > 0 {
-		f := a.queue[0]
-		if f.at.After(now) || (!inclusive && f.at.Equal(now)) {
+	for {
+		_, f, ok := a.queue.pop(now, inclusive)
+		if !ok {
 			break
 		}
-		heap.Pop(&a.queue)
 		delete(a.queued, f.cause)
 		au := f.auto
 		var agg *Aggregate

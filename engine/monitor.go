@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"container/heap"
 	"slices"
 	"time"
 
@@ -68,9 +67,8 @@ type Monitor struct {
 	open      byDeal[*Violation]
 	all       []*Violation
 	since     byDeal[time.Time] // when a condition that is waiting out its grace became true
-	timers    timerHeap
-	scheduled map[timer]bool // timers in the heap, by moment and target (seq zero)
-	seq       int
+	timers    agenda[timer]
+	scheduled map[timer]bool           // the checks on the agenda
 	missed    map[string][]*missedCall // unanswered inbound calls by phone
 	acts      map[string]*activity     // what the activity rules remember, by deal
 	closings  map[string][]closing     // recent losses by manager, for mass closing
@@ -99,30 +97,11 @@ func NewMonitor(regs *regulations.Regulations) *Monitor {
 // Violations returns every finding so far, in the order they opened.
 func (m *Monitor) Violations() []*Violation { return m.all }
 
-// timer is a moment at which a deal's or a phone's conditions are checked.
+// timer is a check of a deal's or a phone's conditions at a moment.
 type timer struct {
 	at    time.Time
-	seq   int
 	deal  string
 	phone string
-}
-
-type timerHeap []timer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return t
 }
 
 // schedule adds a check, once per moment and target.
@@ -131,9 +110,7 @@ func (m *Monitor) schedule(t timer) {
 		return
 	}
 	m.scheduled[t] = true
-	m.seq++
-	t.seq = m.seq
-	heap.Push(&m.timers, t)
+	m.timers.add(t.at, t)
 }
 
 // Advance fires the timers due before now (or at now, when inclusive):
@@ -141,13 +118,12 @@ func (m *Monitor) schedule(t timer) {
 // pass inclusive=false before applying the events at now, and true at the
 // end of a run.
 func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *Aggregate) {
-	for m.timers.Len() > 0 {
-		t := m.timers[0]
-		if t.at.After(now) || (!inclusive && t.at.Equal(now)) {
+	for {
+		_, t, ok := m.timers.pop(now, inclusive)
+		if !ok {
 			return
 		}
-		heap.Pop(&m.timers)
-		delete(m.scheduled, timer{at: t.at, deal: t.deal, phone: t.phone})
+		delete(m.scheduled, t)
 		if t.phone != "" {
 			m.checkCallbacks(t.at, t.phone, deal)
 			continue
@@ -160,10 +136,7 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 
 // NextTimer returns when the next check is due, if any.
 func (m *Monitor) NextTimer() (time.Time, bool) {
-	if m.timers.Len() == 0 {
-		return time.Time{}, false
-	}
-	return m.timers[0].at, true
+	return m.timers.next()
 }
 
 // Observe takes an event just folded into a (prev is the deal as it was
