@@ -23,6 +23,7 @@ type Violation struct {
 	OpenedAt   time.Time
 	ResolvedAt *time.Time
 	Text       RuleText // message and recommendation, ru and en
+	Metric     string   // anomaly: the metric out of line
 }
 
 // vkey identifies a condition: a rule on a deal, a task or a call.
@@ -64,14 +65,17 @@ type Monitor struct {
 	rules []*regulations.QualityRule
 	byID  map[string]*regulations.QualityRule
 
-	open      byDeal[*Violation]
-	all       []*Violation
-	since     byDeal[time.Time] // when a condition that is waiting out its grace became true
-	timers    agenda[timer]
-	scheduled map[timer]bool           // the checks on the agenda
-	missed    map[string][]*missedCall // unanswered inbound calls by phone
-	acts      map[string]*activity     // what the activity rules remember, by deal
-	closings  map[string][]closing     // recent losses by manager, for mass closing
+	open           byDeal[*Violation]
+	all            []*Violation
+	since          byDeal[time.Time] // when a condition that is waiting out its grace became true
+	timers         agenda[timer]
+	scheduled      map[timer]bool           // the checks on the agenda
+	missed         map[string][]*missedCall // unanswered inbound calls by phone
+	acts           map[string]*activity     // what the activity rules remember, by deal
+	closings       map[string][]closing     // recent losses by manager, for mass closing
+	calls          []callFact               // answered calls of the last days, for anomalies
+	wins           []winFact
+	anomalyStarted bool
 }
 
 type missedCall struct {
@@ -97,12 +101,16 @@ func NewMonitor(regs *regulations.Regulations) *Monitor {
 // Violations returns every finding so far, in the order they opened.
 func (m *Monitor) Violations() []*Violation { return m.all }
 
-// timer is a check of a deal's or a phone's conditions at a moment.
+// timer is a check of a deal's or a phone's conditions at a moment, or
+// the daily comparison of the managers.
 type timer struct {
 	at    time.Time
 	deal  string
 	phone string
+	kind  string
 }
+
+const timerAnomaly = "anomaly"
 
 // schedule adds a check, once per moment and target.
 func (m *Monitor) schedule(t timer) {
@@ -124,6 +132,10 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 			return
 		}
 		delete(m.scheduled, t)
+		if t.kind == timerAnomaly {
+			m.checkAnomalies(t.at)
+			continue
+		}
 		if t.phone != "" {
 			m.checkCallbacks(t.at, t.phone, deal)
 			continue
@@ -154,6 +166,7 @@ func (m *Monitor) Observe(e *funnelwatch.Event, prev *funnelwatch.Deal, a *Aggre
 		m.call(e.At, e, deal)
 	}
 	m.observeActivity(e, prev, a)
+	m.recordForAnomaly(e, prev, a)
 }
 
 // Evaluate brings the deal's state findings up to date at now.

@@ -137,6 +137,7 @@ type violationJSON struct {
 	// Beyond the contract: what the finding says, Russian first.
 	Message        string `json:"message,omitempty"`
 	Recommendation string `json:"recommendation,omitempty"`
+	Metric         string `json:"metric,omitempty"` // anomaly
 }
 
 // violationsJSON renders findings in the backtest contract, times in the
@@ -154,7 +155,7 @@ func violationsJSON(vs []*engine.Violation, loc *time.Location) []violationJSON 
 	for _, v := range sorted {
 		j := violationJSON{Rule: v.Rule, Severity: string(v.Severity), DealID: v.DealID, TaskID: v.TaskID, CallID: v.CallID,
 			User: v.User, Pipeline: v.Pipeline, Stage: v.Stage, OpenedAt: v.OpenedAt.In(loc).Format(time.RFC3339),
-			Message: v.Text.Message.RU, Recommendation: v.Text.Recommendation.RU}
+			Message: v.Text.Message.RU, Recommendation: v.Text.Recommendation.RU, Metric: v.Metric}
 		if v.ResolvedAt != nil {
 			s := v.ResolvedAt.In(loc).Format(time.RFC3339)
 			j.ResolvedAt = &s
