@@ -17,6 +17,12 @@ type Store interface {
 	Update(ctx context.Context, workspace string, fn func(Tx) error) error
 	// View runs fn in one read-only transaction on the workspace.
 	View(ctx context.Context, workspace string, fn func(ReadTx) error) error
+	// Lease makes this process the only one that ingests into the
+	// workspace (the engine keeps the workspace's state in memory). It
+	// waits until no other process holds it, or until ctx ends; when it
+	// returns, the lease is held until release is called or the process
+	// dies, so a standby takes over within seconds of a crash.
+	Lease(ctx context.Context, workspace string) (release func() error, err error)
 	// Close releases the store.
 	Close() error
 }

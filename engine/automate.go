@@ -57,8 +57,8 @@ type Automator struct {
 	regs    *regulations.Regulations
 	autos   []*regulations.Automation
 	queue   agenda[firing]
-	queued  map[string]bool      // firings waiting, by idempotency prefix
-	done    map[string]bool      // time-driven triggers already fired, by instance
+	queued  map[instance]bool    // deadline firings waiting
+	done    map[instance]bool    // deadline triggers already fired
 	rr      map[string]int       // round-robin position by role
 	callOut map[string]time.Time // last outbound call by phone
 	actions []*Action
@@ -67,7 +67,7 @@ type Automator struct {
 // NewAutomator returns an automator of the regulations' automations,
 // including each pipeline's lifetime action.
 func NewAutomator(regs *regulations.Regulations) *Automator {
-	a := &Automator{regs: regs, queued: map[string]bool{}, done: map[string]bool{}, rr: map[string]int{}, callOut: map[string]time.Time{}}
+	a := &Automator{regs: regs, queued: map[instance]bool{}, done: map[instance]bool{}, rr: map[string]int{}, callOut: map[string]time.Time{}}
 	for i := range regs.Automations {
 		a.autos = append(a.autos, &regs.Automations[i])
 	}
@@ -232,17 +232,29 @@ func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
 	}
 }
 
+// instance identifies a deadline trigger: the automation, the deal, the
+// task and the state's mark (the due time, the stage entry…).
+type instance struct {
+	auto       *regulations.Automation
+	deal, task string
+	mark       int64
+}
+
+func (f *firing) instance() instance {
+	return instance{f.auto, f.deal, f.task, f.mark.UnixNano()}
+}
+
 // deadline queues the check of a time-driven trigger at when, once per
-// instance (automation, deal, task, the state's mark).
+// instance.
 func (a *Automator) deadline(au *regulations.Automation, now, when time.Time, deal, task string, mark time.Time) {
-	key := au.ID + "|" + deal + "|" + task + "|" + mark.UTC().Format(time.RFC3339Nano)
+	key := instance{au, deal, task, mark.UnixNano()}
 	if a.done[key] || a.queued[key] {
 		return
 	}
 	a.queued[key] = true
 	// The trigger happens at the deadline; the automation acts after its
 	// delay, if the trigger still holds then.
-	a.push(firing{at: later(when, now).Add(au.After), auto: au, deal: deal, task: task, cause: key, mark: mark})
+	a.push(firing{at: later(when, now).Add(au.After), auto: au, deal: deal, task: task, mark: mark})
 }
 
 func later(a, b time.Time) time.Time {
@@ -300,7 +312,9 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 		if !ok {
 			break
 		}
-		delete(a.queued, f.cause)
+		if isTimeDriven(f.auto.When) {
+			delete(a.queued, f.instance())
+		}
 		au := f.auto
 		var agg *Aggregate
 		if f.deal != "" {
@@ -314,7 +328,7 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 			continue
 		}
 		if isTimeDriven(au.When) {
-			a.done[f.cause] = true
+			a.done[f.instance()] = true
 		}
 		cause := f.cause
 		switch {

@@ -33,5 +33,7 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return sqlstore.New(db, db, sqlstore.Postgres), nil
+	s := sqlstore.New(db, db, sqlstore.Postgres)
+	s.SetLeaser(leaseAdvisory(db))
+	return s, nil
 }

@@ -69,5 +69,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	return sqlstore.New(write, read, sqlstore.SQLite), nil
+	s := sqlstore.New(write, read, sqlstore.SQLite)
+	s.SetLeaser(leaseFile(path))
+	return s, nil
 }

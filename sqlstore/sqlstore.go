@@ -40,6 +40,7 @@ type Store struct {
 	// preparing the same multi-row statements for every batch costs more
 	// than running them. PostgreSQL uses pool transactions; pgx caches
 	// prepared statements per connection by itself.
+	leaser  Leaser
 	writeMu sync.Mutex
 	writer  *sql.Conn
 	stmts   map[string]*sql.Stmt // prepared on writer
@@ -52,6 +53,21 @@ var _ funnelwatch.Store = (*Store)(nil)
 // separate read pool; PostgreSQL can pass the same pool twice.
 func New(write, read *sql.DB, d Dialect) *Store {
 	return &Store{write: write, read: read, dialect: d, now: time.Now, rebound: map[string]string{}}
+}
+
+// Leaser takes a workspace's ingest lease for a store (see
+// funnelwatch.Store.Lease); each dialect brings its own.
+type Leaser func(ctx context.Context, workspace string) (release func() error, err error)
+
+// SetLeaser sets how the store takes leases.
+func (s *Store) SetLeaser(l Leaser) { s.leaser = l }
+
+// Lease takes the workspace's ingest lease.
+func (s *Store) Lease(ctx context.Context, workspace string) (func() error, error) {
+	if s.leaser == nil {
+		return nil, fmt.Errorf("lease: the store has no leaser")
+	}
+	return s.leaser(ctx, workspace)
 }
 
 // DB returns the read-write pool, for migrations and maintenance.

@@ -25,6 +25,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Tasks", func(t *testing.T) { testTasks(t, open) })
 	t.Run("CallsNotesContacts", func(t *testing.T) { testActivity(t, open) })
 	t.Run("Ingest", func(t *testing.T) { RunIngest(t, open) })
+	t.Run("Lease", func(t *testing.T) { testLease(t, open) })
 }
 
 var wsCounter int
@@ -455,4 +456,49 @@ func testActivity(t *testing.T, open Opener) {
 		}
 		return nil
 	})
+}
+
+// testLease: one holder at a time; the next one gets it on release.
+func testLease(t *testing.T, open Opener) {
+	s := open(t)
+	ws := workspace(t, s)
+	ctx := context.Background()
+	release, err := s.Lease(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another holder (in production, another process) waits.
+	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	defer cancel()
+	if _, err := s.Lease(short, ws); err == nil {
+		t.Fatal("a second lease on the same workspace was granted")
+	}
+	// Another workspace is free.
+	other, err := s.Lease(ctx, workspace(t, s))
+	if err != nil {
+		t.Fatalf("lease on another workspace: %v", err)
+	}
+	if err := other(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r, err := s.Lease(ctx, ws)
+		if err == nil {
+			err = r()
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("waiting lease after release: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting lease was not granted after release")
+	}
 }

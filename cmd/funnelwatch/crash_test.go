@@ -183,3 +183,59 @@ func TestKill9DuringIngestLosesNothing(t *testing.T) {
 		t.Errorf("open tasks after the crash: %d, want 0", n)
 	}
 }
+
+// A second server on the same store waits as a standby and takes over
+// within seconds of the first one's death; an import meanwhile is refused
+// with a clear reason instead of corrupting the first one's state.
+func TestStandbyTakesOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "standby.db")
+	args := []string{"serve", "--regulations", example, "--db", db, "--addr", "127.0.0.1:0"}
+	first, url := child(t, args...)
+	if _, _, err := postBatch(url, crashBatches(3, 100)[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errs strings.Builder
+	code := Main(context.Background(), []string{"import", "events", "--regulations", example, "--db", db, "/dev/null"}, &out, &errs)
+	if code == 0 || !strings.Contains(errs.String(), "another funnelwatch process is ingesting") {
+		t.Errorf("import beside a running server: exit %d, %s", code, errs.String())
+	}
+
+	second := exec.Command(os.Args[0], args...)
+	second.Env = append(os.Environ(), "FUNNELWATCH_TEST_MAIN=1", "FUNNELWATCH_API_TOKEN=crash")
+	stdout, _ := second.StdoutPipe()
+	second.Stderr = os.Stderr
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = second.Process.Kill(); _ = second.Wait() })
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u := urlRE.FindString(sc.Text()); u != "" {
+				urls <- u
+			}
+		}
+	}()
+	select {
+	case u := <-urls:
+		t.Fatalf("the standby served at %s while the first server held the workspace", u)
+	case <-time.After(3 * time.Second):
+	}
+	killedAt := time.Now()
+	_ = first.Process.Signal(syscall.SIGKILL)
+	select {
+	case u := <-urls:
+		t.Logf("standby took over %s after the kill", time.Since(killedAt).Round(time.Millisecond))
+		acc, dup, err := postBatch(u, crashBatches(3, 100)[0])
+		if err != nil || acc != 0 || dup == 0 {
+			t.Errorf("the standby does not see the first server's events: %d accepted, %d duplicates, %v", acc, dup, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the standby did not take over within 10 s")
+	}
+}

@@ -27,7 +27,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	tokens := apiTokens()
 	token := ""
 	if len(tokens) == 0 {
@@ -74,7 +74,7 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 			return nil, nil, err
 		}
 	}
-	a, err := openApp(ctx, "sqlite:"+dbPath, regs, nil, logger(io.Discard))
+	a, err := openApp(ctx, "sqlite:"+dbPath, regs, nil, logger(io.Discard), false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,18 +83,18 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 		part := co.Events[i:min(i+batch, len(co.Events))]
 		res, err := a.ingestor.Ingest(ctx, part)
 		if err != nil {
-			a.store.Close()
+			a.close()
 			return nil, nil, err
 		}
 		for j, reason := range res.Reasons {
 			if reason != "" {
-				a.store.Close()
+				a.close()
 				return nil, nil, fmt.Errorf("demo event %s rejected: %s", part[j].ID, reason)
 			}
 		}
 	}
 	if err := a.ingestor.Sync(ctx); err != nil {
-		a.store.Close()
+		a.close()
 		return nil, nil, err
 	}
 	return a, co, nil

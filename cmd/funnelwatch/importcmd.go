@@ -60,7 +60,7 @@ func (t importTarget) open(ctx context.Context) (*app, error) {
 	if db == "" {
 		db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
 	}
-	return openApp(ctx, db, regs, nil, logger(io.Discard))
+	return openApp(ctx, db, regs, nil, logger(io.Discard), false)
 }
 
 // tally sums up an import and prints the first rejections.
@@ -95,7 +95,7 @@ func importEvents(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return err
@@ -273,7 +273,7 @@ func importDeals(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	if err := ingestAll(ctx, a.ingestor, res.Events, t); err != nil {
 		return err
 	}

@@ -50,11 +50,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(tokens) == 0 {
 		fmt.Fprintln(stderr, "warning: FUNNELWATCH_API_TOKEN is not set; the API refuses every request")
 	}
-	a, err := openApp(ctx, *db, regs, tokens, logger(stderr))
+	a, err := openApp(ctx, *db, regs, tokens, logger(stderr), true)
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	return a.serve(ctx, *addr, func(url string) {
 		fmt.Fprintf(stdout, "funnelwatch serving %s on %s\n", regs.Company, url)
 	})
@@ -97,12 +97,16 @@ type app struct {
 	store    *sqlstore.Store
 	regs     *regulations.Regulations
 	ingestor *engine.Ingestor
+	release  func() error // the workspace's ingest lease
 	api      *api.Server
 	handler  http.Handler
 	log      *slog.Logger
 }
 
-func openApp(ctx context.Context, db string, regs *regulations.Regulations, tokens []string, log *slog.Logger) (*app, error) {
+// openApp opens the store and takes the workspace's ingest lease: a
+// standby (wait) blocks until the process holding it stops; otherwise a
+// held lease is an error at once.
+func openApp(ctx context.Context, db string, regs *regulations.Regulations, tokens []string, log *slog.Logger, wait bool) (*app, error) {
 	store, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err
@@ -111,7 +115,12 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 		store.Close()
 		return nil, err
 	}
-	a := &app{store: store, regs: regs, log: log}
+	release, err := lease(ctx, store, log, wait)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a := &app{store: store, regs: regs, log: log, release: release}
 	a.ingestor = &engine.Ingestor{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel}
 	mux := http.NewServeMux()
 	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log}
@@ -132,6 +141,31 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	})
 	a.handler = mux
 	return a, nil
+}
+
+// lease takes the workspace's ingest lease, waiting for it when asked.
+func lease(ctx context.Context, store *sqlstore.Store, log *slog.Logger, wait bool) (func() error, error) {
+	quick, cancel := context.WithTimeout(ctx, 2*time.Second)
+	release, err := store.Lease(quick, workspaceID)
+	cancel()
+	if err == nil {
+		return release, nil
+	}
+	if !wait || ctx.Err() != nil {
+		return nil, fmt.Errorf("another funnelwatch process is ingesting into this store (%v); stop it, or send the events to its API", err)
+	}
+	log.Warn("waiting for the workspace: another funnelwatch process holds it; this one takes over when it stops")
+	return store.Lease(ctx, workspaceID)
+}
+
+// close releases the lease and the store.
+func (a *app) close() {
+	if a.release != nil {
+		if err := a.release(); err != nil {
+			a.log.Error("release lease", "err", err)
+		}
+	}
+	a.store.Close()
 }
 
 // setTokens replaces the API tokens; call it before serving.
