@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -206,11 +205,4 @@ func limitClause(offset, limit int) string {
 		return fmt.Sprintf(" LIMIT %d OFFSET %d", int64(1)<<62, offset)
 	}
 	return ""
-}
-
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return funnelwatch.Errorf(funnelwatch.ENOTFOUND, format, args...)
-	}
-	return err
 }
