@@ -83,6 +83,8 @@ func (c *checker) decodeAutomations(items []item) {
 		if s, e := m.str("if"); e != nil {
 			if s == "" {
 				c.errorf(e.valPos(), m.key("if"), "if is empty: write a condition or remove the key")
+			} else if err := checkExpr(s); err != nil {
+				c.errorf(e.valPos(), m.key("if"), "bad condition: %v", err)
 			}
 			a.If = s
 		}

@@ -425,3 +425,34 @@ func TestParse_AliasBomb(t *testing.T) {
 		t.Errorf("no error about the size:\n%v", errs[:min(len(errs), 5)])
 	}
 }
+
+// An expression that does not parse is an error of check, with its line.
+func TestBadExpressions(t *testing.T) {
+	src := `company: X
+pipelines:
+  - id: sales
+    stages:
+      - {id: a}
+      - {id: lost, type: lost}
+automations:
+  - id: m
+    when: deal.created
+    if: 'deal.amount >'
+    do: [notify: [responsible]]
+quality:
+  - rule: expr
+    id: paid
+    when: 'deal.fields.paid == == true'
+`
+	_, err := regulations.Parse([]byte(src))
+	var errs regulations.Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("errors = %v, want two", err)
+	}
+	if errs[0].Line != 10 || errs[0].Key != "automations[0].if" || !strings.Contains(errs[0].Msg, "bad condition") {
+		t.Errorf("first error = %+v", errs[0])
+	}
+	if errs[1].Line != 15 || errs[1].Key != "quality[0].when" || !strings.Contains(errs[1].Msg, "bad condition") {
+		t.Errorf("second error = %+v", errs[1])
+	}
+}

@@ -142,7 +142,12 @@ func (c *checker) ruleParams(m *mapping, q *QualityRule) {
 		q.ID = q.Rule
 	}
 	if takes("when") {
-		q.When, _ = m.required("when")
+		var e *entry
+		if q.When, e = m.required("when"); e != nil && q.When != "" {
+			if err := checkExpr(q.When); err != nil {
+				c.errorf(e.valPos(), m.key("when"), "bad condition: %v", err)
+			}
+		}
 	}
 	if takes("limit") {
 		q.Limit, _ = m.duration("limit", true)
