@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-// leaseFile returns a leaser that holds an exclusive lock on a file beside
-// the database, one per workspace. The kernel drops the lock when the
-// process dies, so a waiting process takes over at once.
-func leaseFile(dbPath string) func(ctx context.Context, workspace string) (func() error, error) {
+// LeaseFile returns a leaser that holds an exclusive lock on a file beside
+// the database at dbPath, one per workspace. The kernel drops the lock
+// when the process dies, so a waiting process takes over at once. Stores
+// opened with Open use it; it is exported for callers that must know a
+// database is in use before they touch its files.
+func LeaseFile(dbPath string) func(ctx context.Context, workspace string) (func() error, error) {
 	return func(ctx context.Context, workspace string) (func() error, error) {
 		path := fmt.Sprintf("%s.%s.lease", dbPath, workspace)
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)

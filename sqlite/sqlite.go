@@ -70,6 +70,6 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	s := sqlstore.New(write, read, sqlstore.SQLite)
-	s.SetLeaser(leaseFile(path))
+	s.SetLeaser(LeaseFile(path))
 	return s, nil
 }

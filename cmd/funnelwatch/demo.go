@@ -10,6 +10,7 @@ import (
 
 	"github.com/funnelwatch/funnelwatch/demo"
 	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/sqlite"
 )
 
 // runDemo generates the demo company, loads it into a fresh embedded store
@@ -69,6 +70,16 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 		return nil, nil, fmt.Errorf("demo regulations: %w", err)
 	}
 	dbPath := filepath.Join(dir, "demo.db")
+	// Another demo serving from this directory would lose its database.
+	quick, cancel := context.WithTimeout(ctx, time.Second)
+	release, err := sqlite.LeaseFile(dbPath)(quick, workspaceID)
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("another funnelwatch demo is running on %s: stop it or pass --data", dir)
+	}
+	if err := release(); err != nil {
+		return nil, nil, err
+	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(dbPath + suffix); err != nil && !os.IsNotExist(err) {
 			return nil, nil, err

@@ -229,3 +229,19 @@ not json at all
 		}
 	}
 }
+
+// A second demo on the same data directory does not pull the database
+// from under the first.
+func TestSecondDemoOnSameDataRefused(t *testing.T) {
+	t.Setenv("FUNNELWATCH_API_TOKEN", "x")
+	dir := t.TempDir()
+	url, _ := start(t, "demo", "--addr", "127.0.0.1:0", "--data", dir)
+	var out, errs bytes.Buffer
+	if code := Main(context.Background(), []string{"demo", "--addr", "127.0.0.1:0", "--data", dir}, &out, &errs); code != 1 ||
+		!strings.Contains(errs.String(), "another funnelwatch demo is running") {
+		t.Errorf("second demo: exit %d, %s", code, errs.String())
+	}
+	if code, _ := get(t, url+"/", ""); code != 200 {
+		t.Errorf("the first demo stopped serving: %d", code)
+	}
+}
