@@ -24,10 +24,17 @@ func Normalize(s string) (string, bool) {
 		return e, true
 	}
 	num, err := phonenumbers.Parse(s, DefaultRegion)
-	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", false
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	e := phonenumbers.Format(num, phonenumbers.E164)
+	// A key must be stable: the E.164 form must read back as itself (the
+	// library maps keypad letters and national prefixes in ways that do
+	// not always round-trip on nonsense input).
+	if again, err := phonenumbers.Parse(e, DefaultRegion); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e {
+		return "", false
+	}
+	return e, true
 }
 
 // Key returns the E.164 form of s when it normalises, else s with

@@ -63,3 +63,26 @@ func TestRussianAgreesWithLibrary(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalize: any text a CRM sends as a phone normalises to E.164 or is
+// refused, never panics, and normalising twice changes nothing.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"+7 912 345-67-89", "8 (912) 345-67-89", "9123456789", "+49 30 1234567", "s1nbvc[w/q", "", "+", "8"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, ok := Normalize(s)
+		if !ok {
+			if e != "" {
+				t.Fatalf("Normalize(%q) refused but returned %q", s, e)
+			}
+			return
+		}
+		if e[0] != '+' {
+			t.Fatalf("Normalize(%q) = %q, not E.164", s, e)
+		}
+		if again, ok := Normalize(e); !ok || again != e {
+			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", s, e, e, again, ok)
+		}
+	})
+}
