@@ -77,7 +77,7 @@ func Ingest(ctx context.Context, dir string, f *funnelwatch.Funnel, n, batch, cl
 	flushCtx, stopFlush := context.WithCancel(ctx)
 	defer stopFlush()
 	flushed := make(chan error, 1)
-	go func() { flushed <- in.Run(flushCtx, engine.DefaultFlushInterval) }()
+	go func() { flushed <- in.Run(flushCtx, engine.DefaultFlushInterval, nil) }()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return rep, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,5 +155,71 @@ func TestRestartedIngestorReloadsState(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// failingFlushStore fails the state-table writes while armed.
+type failingFlushStore struct {
+	funnelwatch.Store
+	fail atomic.Bool
+}
+
+func (s *failingFlushStore) Update(ctx context.Context, ws string, fn func(funnelwatch.Tx) error) error {
+	return s.Store.Update(ctx, ws, func(tx funnelwatch.Tx) error { return fn(&flushTx{tx, s}) })
+}
+
+type flushTx struct {
+	funnelwatch.Tx
+	s *failingFlushStore
+}
+
+func (tx *flushTx) SetProjectionSeq(ctx context.Context, seq int64) error {
+	if tx.s.fail.Load() {
+		return errDisk
+	}
+	return tx.Tx.SetProjectionSeq(ctx, seq)
+}
+
+// A flush that fails is reported and tried again; nothing waiting is lost.
+func TestRunRetriesFailedFlush(t *testing.T) {
+	ctx := context.Background()
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	store := &failingFlushStore{Store: sq}
+	if err := store.EnsureWorkspace(ctx, "w", "W"); err != nil {
+		t.Fatal(err)
+	}
+	in := &engine.Ingestor{Store: store, Workspace: "w", Funnel: storetest.Funnel()}
+	if _, err := in.Ingest(ctx, decode(t,
+		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	store.fail.Store(true)
+	errs := make(chan error, 10)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.Run(runCtx, 10*time.Millisecond, func(err error) { errs <- err }) }()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, errDisk) {
+			t.Fatalf("reported %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a failing flush was not reported")
+	}
+	store.fail.Store(false)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("final flush: %v", err)
+	}
+	err = store.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+		_, err := tx.Deal(ctx, "D1")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the deal never reached the state tables: %v", err)
 	}
 }

@@ -275,8 +275,10 @@ func (in *Ingestor) Flush(ctx context.Context) error {
 func (in *Ingestor) Sync(ctx context.Context) error { return in.Flush(ctx) }
 
 // Run flushes every interval (and sooner when much is waiting) until ctx
-// ends, then flushes once more.
-func (in *Ingestor) Run(ctx context.Context, interval time.Duration) error {
+// ends, then flushes once more and returns that flush's error. A failed
+// flush loses nothing (the log has the events); it is reported to onError
+// and tried again at the next tick.
+func (in *Ingestor) Run(ctx context.Context, interval time.Duration, onError func(error)) error {
 	in.mu.Lock()
 	if in.kick == nil {
 		in.kick = make(chan struct{}, 1)
@@ -292,8 +294,8 @@ func (in *Ingestor) Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		case <-kick:
 		}
-		if err := in.Flush(ctx); err != nil && ctx.Err() == nil {
-			return err
+		if err := in.Flush(ctx); err != nil && ctx.Err() == nil && onError != nil {
+			onError(err)
 		}
 	}
 }

@@ -184,7 +184,11 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 	// The state tables follow the log (readers Sync before they read).
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan error, 1)
-	go func() { flushed <- a.ingestor.Run(flushCtx, engine.DefaultFlushInterval) }()
+	go func() {
+		flushed <- a.ingestor.Run(flushCtx, engine.DefaultFlushInterval, func(err error) {
+			a.log.Error("writing the state tables behind the log", "err", err)
+		})
+	}()
 	defer func() {
 		stopFlush()
 		if err := <-flushed; err != nil {
