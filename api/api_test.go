@@ -154,6 +154,7 @@ func TestIngestBadBodies(t *testing.T) {
 		{"broken array", "application/json", `[{"id":"x"},`, 400, "malformed JSON array"},
 		{"not JSON", "application/json", `hello`, 400, "JSON array"},
 		{"empty", "application/json", ``, 400, "empty body"},
+		{"empty array", "application/json", `[]`, 400, "empty batch"},
 		{"too large", "application/json", "[" + strings.Repeat(`{"id":"x","type":"deal.deleted"},`, 200) + "{}]", 413, "smaller batches"},
 	}
 	for _, c := range cases {

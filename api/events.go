@@ -125,6 +125,9 @@ func SplitBatch(body []byte, contentType string) ([]json.RawMessage, error) {
 		}
 		return nil, funnelwatch.Errorf(funnelwatch.EINVALID, "malformed JSON array: %v", err)
 	}
+	if len(raws) == 0 {
+		return nil, funnelwatch.Errorf(funnelwatch.EINVALID, "empty batch: the array has no events")
+	}
 	return raws, nil
 }
 
