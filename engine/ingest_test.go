@@ -14,10 +14,13 @@ import (
 	"github.com/funnelwatch/funnelwatch/storetest"
 )
 
-// failingStore fails the next transaction's event insert when armed.
+// failingStore is a real store whose transactions fail on demand: the
+// next event insert (fail, once), or every move of the projection
+// checkpoint while failFlush is set.
 type failingStore struct {
 	funnelwatch.Store
-	fail bool
+	fail      bool
+	failFlush atomic.Bool
 }
 
 type failingTx struct {
@@ -37,6 +40,13 @@ func (tx *failingTx) InsertEvents(ctx context.Context, events []*funnelwatch.Eve
 		return 0, errDisk
 	}
 	return tx.Tx.InsertEvents(ctx, events)
+}
+
+func (tx *failingTx) SetProjectionSeq(ctx context.Context, seq int64) error {
+	if tx.s.failFlush.Load() {
+		return errDisk
+	}
+	return tx.Tx.SetProjectionSeq(ctx, seq)
 }
 
 // A batch whose transaction fails leaves neither the store nor the
@@ -158,28 +168,6 @@ func TestRestartedIngestorReloadsState(t *testing.T) {
 	}
 }
 
-// failingFlushStore fails the state-table writes while armed.
-type failingFlushStore struct {
-	funnelwatch.Store
-	fail atomic.Bool
-}
-
-func (s *failingFlushStore) Update(ctx context.Context, ws string, fn func(funnelwatch.Tx) error) error {
-	return s.Store.Update(ctx, ws, func(tx funnelwatch.Tx) error { return fn(&flushTx{tx, s}) })
-}
-
-type flushTx struct {
-	funnelwatch.Tx
-	s *failingFlushStore
-}
-
-func (tx *flushTx) SetProjectionSeq(ctx context.Context, seq int64) error {
-	if tx.s.fail.Load() {
-		return errDisk
-	}
-	return tx.Tx.SetProjectionSeq(ctx, seq)
-}
-
 // A flush that fails is reported and tried again; nothing waiting is lost.
 func TestRunRetriesFailedFlush(t *testing.T) {
 	ctx := context.Background()
@@ -188,7 +176,7 @@ func TestRunRetriesFailedFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sq.Close()
-	store := &failingFlushStore{Store: sq}
+	store := &failingStore{Store: sq}
 	if err := store.EnsureWorkspace(ctx, "w", "W"); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +185,7 @@ func TestRunRetriesFailedFlush(t *testing.T) {
 		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`)); err != nil {
 		t.Fatal(err)
 	}
-	store.fail.Store(true)
+	store.failFlush.Store(true)
 	errs := make(chan error, 10)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -210,7 +198,7 @@ func TestRunRetriesFailedFlush(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a failing flush was not reported")
 	}
-	store.fail.Store(false)
+	store.failFlush.Store(false)
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("final flush: %v", err)
