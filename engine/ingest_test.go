@@ -49,15 +49,16 @@ func (tx *failingTx) SetProjectionSeq(ctx context.Context, seq int64) error {
 	return tx.Tx.SetProjectionSeq(ctx, seq)
 }
 
-// A batch whose transaction fails leaves neither the store nor the
-// ingestor's memory changed: the retried batch is applied as new.
-func TestFailedBatchLeavesNoTrace(t *testing.T) {
+// newFailingIngestor returns an ingestor on a real SQLite store that can
+// be made to fail, with one deal, D1, already ingested.
+func newFailingIngestor(t *testing.T) (*failingStore, *engine.Ingestor) {
+	t.Helper()
 	ctx := context.Background()
 	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fw.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sq.Close()
+	t.Cleanup(func() { sq.Close() })
 	store := &failingStore{Store: sq}
 	if err := store.EnsureWorkspace(ctx, "w", "W"); err != nil {
 		t.Fatal(err)
@@ -67,6 +68,14 @@ func TestFailedBatchLeavesNoTrace(t *testing.T) {
 		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`)); err != nil {
 		t.Fatal(err)
 	}
+	return store, in
+}
+
+// A batch whose transaction fails leaves neither the store nor the
+// ingestor's memory changed: the retried batch is applied as new.
+func TestFailedBatchLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	store, in := newFailingIngestor(t)
 	move := decode(t, `{"id":"2","type":"deal.stage_changed","at":"2026-11-02T11:00:00+03:00","deal_id":"D1","to_stage":"contact"}`)
 	store.fail = true
 	if _, err := in.Ingest(ctx, move); !errors.Is(err, errDisk) {
@@ -171,20 +180,7 @@ func TestRestartedIngestorReloadsState(t *testing.T) {
 // A flush that fails is reported and tried again; nothing waiting is lost.
 func TestRunRetriesFailedFlush(t *testing.T) {
 	ctx := context.Background()
-	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sq.Close()
-	store := &failingStore{Store: sq}
-	if err := store.EnsureWorkspace(ctx, "w", "W"); err != nil {
-		t.Fatal(err)
-	}
-	in := &engine.Ingestor{Store: store, Workspace: "w", Funnel: storetest.Funnel()}
-	if _, err := in.Ingest(ctx, decode(t,
-		`{"id":"1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`)); err != nil {
-		t.Fatal(err)
-	}
+	store, in := newFailingIngestor(t)
 	store.failFlush.Store(true)
 	errs := make(chan error, 10)
 	runCtx, stop := context.WithCancel(ctx)
@@ -203,7 +199,7 @@ func TestRunRetriesFailedFlush(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("final flush: %v", err)
 	}
-	err = store.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+	err := store.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
 		_, err := tx.Deal(ctx, "D1")
 		return err
 	})
