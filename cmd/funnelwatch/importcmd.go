@@ -190,33 +190,15 @@ func importDeals(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	m := dealcsv.Mapping{Pipeline: *pipeline, EventPrefix: "csv:" + filepath.Base(fs.Arg(0)) + ":"}
+	columns := map[string]*string{"id": &m.ID, "stage": &m.Stage, "responsible": &m.Responsible, "amount": &m.Amount,
+		"name": &m.Name, "created": &m.Created, "closed": &m.Closed, "loss_reason": &m.LossReason,
+		"source": &m.Source, "phone": &m.Phone, "email": &m.Email}
 	for k, v := range cols {
-		switch k {
-		case "id":
-			m.ID = v
-		case "stage":
-			m.Stage = v
-		case "responsible":
-			m.Responsible = v
-		case "amount":
-			m.Amount = v
-		case "name":
-			m.Name = v
-		case "created":
-			m.Created = v
-		case "closed":
-			m.Closed = v
-		case "loss_reason":
-			m.LossReason = v
-		case "source":
-			m.Source = v
-		case "phone":
-			m.Phone = v
-		case "email":
-			m.Email = v
-		default:
+		field, ok := columns[k]
+		if !ok {
 			return usageErr("--map: unknown attribute %q", k)
 		}
+		*field = v
 	}
 	if m.Stages, err = kvFlag(*stages); err != nil {
 		return err
