@@ -64,6 +64,23 @@ type ReadTx interface {
 	// ProjectionSeq returns the seq up to which the state tables (deals,
 	// tasks, calls, notes, contacts) reflect the log (0: never written).
 	ProjectionSeq(ctx context.Context) (int64, error)
+
+	// Violations lists findings by the filter, ordered by opening time,
+	// then id.
+	Violations(ctx context.Context, f ViolationFilter) ([]*Violation, error)
+	// CountViolations counts the findings the filter selects (its Offset
+	// and Limit ignored).
+	CountViolations(ctx context.Context, f ViolationFilter) (int, error)
+	// ActiveDeals counts the deals open at some moment of [from, to):
+	// created before to, not closed and not deleted before from.
+	ActiveDeals(ctx context.Context, from, to time.Time) (ActiveDeals, error)
+	// Actions lists outbox actions by the filter, ordered by time, then
+	// key (with DueBy: by next attempt, then key).
+	Actions(ctx context.Context, f ActionFilter) ([]*ActionRecord, error)
+	// Action returns the action with the idempotency key.
+	Action(ctx context.Context, key string) (*ActionRecord, error)
+	// EngineState returns the engine's checkpoint (zero when none).
+	EngineState(ctx context.Context) (EngineState, error)
 }
 
 // Tx reads and writes within one transaction.
@@ -95,6 +112,19 @@ type Tx interface {
 	// SetProjectionSeq records that the state tables reflect the log up
 	// to seq.
 	SetProjectionSeq(ctx context.Context, seq int64) error
+
+	// SaveViolations inserts findings or updates the stored ones with the
+	// same id (resolution, accountable user, evidence, money at risk).
+	SaveViolations(ctx context.Context, vs ...*Violation) error
+	// InsertActions adds actions to the outbox; an action whose key is
+	// already there is left as it is (the idempotency of effects). It
+	// returns, by position, whether each was new.
+	InsertActions(ctx context.Context, as ...*ActionRecord) ([]bool, error)
+	// UpdateAction records a delivery attempt: status, attempts, next
+	// attempt, last error and done time of the action with a.Key.
+	UpdateAction(ctx context.Context, a *ActionRecord) error
+	// SetEngineState records the engine's checkpoint.
+	SetEngineState(ctx context.Context, s EngineState) error
 }
 
 // DealFilter selects deals. Zero fields do not filter.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/engine"
@@ -28,15 +29,37 @@ type Server struct {
 	Tokens  []string
 	MaxBody int64 // DefaultMaxBody when 0
 	Logger  *slog.Logger
+	// Funnel names the stages and users in reports and gives the
+	// workspace's timezone (the regulations' funnel); the Ingestor's
+	// when nil.
+	Funnel *funnelwatch.Funnel
+	// Now is the clock that places a report's default period (time.Now
+	// when nil).
+	Now func() time.Time
+	// Engine, when set, is stepped before every read (the rules engine
+	// running live).
+	Engine Engine
 }
 
 // sync brings the state tables up to the log before a read: they are
 // written behind it, and a reader must see every acknowledged event.
 func (s *Server) sync(ctx context.Context) error {
+	if s.Engine != nil {
+		// The rules engine evaluates what was acknowledged, so a read
+		// sees its findings and the tasks its robots set.
+		if err := s.Engine.Step(ctx); err != nil {
+			return err
+		}
+	}
 	if s.Ingestor == nil {
 		return nil
 	}
 	return s.Ingestor.Sync(ctx)
+}
+
+// Engine is the rules engine a read catches up first.
+type Engine interface {
+	Step(ctx context.Context) error
 }
 
 // Routes registers the API on mux.
@@ -45,6 +68,23 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/deals", s.auth(s.listDeals))
 	mux.Handle("GET /api/v1/deals/{id}", s.auth(s.getDeal))
 	mux.Handle("GET /api/v1/tasks", s.auth(s.listTasks))
+	mux.Handle("GET /api/v1/violations", s.auth(s.listViolations))
+	mux.Handle("GET /api/v1/reports/quality", s.auth(s.qualityReport))
+	mux.Handle("GET /api/v1/actions", s.auth(s.listActions))
+}
+
+func (s *Server) funnel() *funnelwatch.Funnel {
+	if s.Funnel == nil && s.Ingestor != nil {
+		return s.Ingestor.Funnel
+	}
+	return s.Funnel
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -7,8 +7,20 @@ import (
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/regulations"
 	"github.com/funnelwatch/funnelwatch/sqlite"
 )
+
+// benchRegulations are the regulations `funnelwatch bench` runs: every
+// rule the synthetic log can trip and the contract example's robots.
+func benchRegulations(tb testing.TB) *regulations.Regulations {
+	tb.Helper()
+	regs, err := regulations.ParseFile("../cmd/funnelwatch/bench_regulations.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return regs
+}
 
 var storetestBase = time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)
 

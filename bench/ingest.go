@@ -7,15 +7,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/api"
-	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/sqlite"
 )
 
@@ -42,71 +42,122 @@ func (r IngestReport) String() string {
 			100*r.APIRate()/r.RawRate(), r.Batch, r.Clients, r.HeapInUseMiB, runtime.GOMAXPROCS(0))
 }
 
-// Ingest posts n synthetic events for the funnel to the ingest API on a
-// fresh SQLite store in dir, in batches, from clients concurrent clients
-// (each sends the events of its own deals, in order, as a CRM connector
-// would), and waits until the state tables have caught up. Then it inserts
-// the same event rows into a second fresh SQLite database with one
-// prepared statement in transactions of the same size.
-func Ingest(ctx context.Context, dir string, f *funnelwatch.Funnel, n, batch, clients int) (IngestReport, error) {
-	rep := IngestReport{Events: n, Batch: batch, Clients: max(1, clients)}
-	events := SyntheticEvents(n, 1, time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC))
-	bodies := make([][][]byte, rep.Clients)
-	for c, stream := range Partition(events, rep.Clients) {
+// IngestOptions size an ingest run.
+type IngestOptions struct {
+	Events  int // synthetic events to post
+	Batch   int // events per request
+	Clients int // concurrent HTTP clients, each sending its own deals' events
+	// Profile, when set, receives a CPU profile of the measured API path
+	// (not of the set-up nor of the baseline).
+	Profile io.Writer
+}
+
+func (o IngestOptions) withDefaults() IngestOptions {
+	o.Batch, o.Clients = max(1, o.Batch), max(1, o.Clients)
+	return o
+}
+
+// syntheticStart is when the synthetic company's log begins.
+var syntheticStart = time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)
+
+// Ingest posts synthetic events for the funnel to the ingest API on a
+// fresh SQLite store in dir, in batches, from concurrent clients (each
+// sends the events of its own deals, in order, as a CRM connector would),
+// and waits until the state tables have caught up. Then it inserts the
+// same event rows into a second fresh SQLite database with one prepared
+// statement in transactions of the same size.
+func Ingest(ctx context.Context, dir string, f *funnelwatch.Funnel, o IngestOptions) (IngestReport, error) {
+	o = o.withDefaults()
+	rep := IngestReport{Events: o.Events, Batch: o.Batch, Clients: o.Clients}
+	events := SyntheticEvents(o.Events, 1, syntheticStart)
+	bodies, err := clientBodies(events, o.Batch, o.Clients)
+	if err != nil {
+		return rep, err
+	}
+	srv, err := startServer(ctx, filepath.Join(dir, "api.db"), serverConfig{funnel: f})
+	if err != nil {
+		return rep, err
+	}
+	defer srv.close()
+	stopProfile, err := startProfile(o.Profile)
+	if err != nil {
+		return rep, err
+	}
+	start := time.Now()
+	err = postAll(ctx, srv.url, bodies)
+	if err == nil {
+		// Sustained means the state tables have caught up too.
+		err = srv.in.Flush(ctx)
+	}
+	rep.API = time.Since(start)
+	stopProfile()
+	if err != nil {
+		return rep, err
+	}
+	if err := srv.close(); err != nil {
+		return rep, err
+	}
+	if rep.Raw, err = rawInsert(ctx, filepath.Join(dir, "raw.db"), events, o.Batch); err != nil {
+		return rep, err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rep.HeapInUseMiB = ms.HeapInuse >> 20
+	return rep, nil
+}
+
+// startProfile starts a CPU profile into w (nothing when w is nil) and
+// returns what stops it.
+func startProfile(w io.Writer) (func(), error) {
+	if w == nil {
+		return func() {}, nil
+	}
+	if err := pprof.StartCPUProfile(w); err != nil {
+		return nil, err
+	}
+	return pprof.StopCPUProfile, nil
+}
+
+// clientBodies splits the log into one stream per client (by deal) and
+// each stream into JSON arrays of batch events.
+func clientBodies(events []funnelwatch.Event, batch, clients int) ([][][]byte, error) {
+	bodies := make([][][]byte, clients)
+	for c, stream := range Partition(events, clients) {
 		for i := 0; i < len(stream); i += batch {
 			b, err := json.Marshal(stream[i:min(i+batch, len(stream))])
 			if err != nil {
-				return rep, err
+				return nil, err
 			}
 			bodies[c] = append(bodies[c], b)
 		}
 	}
+	return bodies, nil
+}
 
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "api.db"))
-	if err != nil {
-		return rep, err
-	}
-	defer store.Close()
-	if err := store.EnsureWorkspace(ctx, "bench", "Bench"); err != nil {
-		return rep, err
-	}
-	const token = "bench-token"
-	mux := http.NewServeMux()
-	in := &engine.Ingestor{Store: store, Workspace: "bench", Funnel: f}
-	(&api.Server{Store: store, Workspace: "bench", Tokens: []string{token}, Ingestor: in}).Routes(mux)
-	flushCtx, stopFlush := context.WithCancel(ctx)
-	defer stopFlush()
-	flushed := make(chan error, 1)
-	go func() { flushed <- in.Run(flushCtx, engine.DefaultFlushInterval, nil) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return rep, err
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/api/v1/events"
+// postAll sends each client's batches in order, the clients concurrently,
+// and returns when every batch is acknowledged.
+func postAll(ctx context.Context, url string, bodies [][][]byte) error {
 	client := &http.Client{Timeout: 5 * time.Minute}
-	start := time.Now()
-	errs := make(chan error, rep.Clients)
+	errs := make(chan error, len(bodies))
 	for _, stream := range bodies {
 		go func() { errs <- post(ctx, client, url, token, stream) }()
 	}
+	var first error
 	for range bodies {
-		if err := <-errs; err != nil {
-			return rep, err
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	// Sustained means the state tables have caught up too.
-	stopFlush()
-	if err := <-flushed; err != nil {
-		return rep, err
-	}
-	rep.API = time.Since(start)
+	return first
+}
 
-	raw, err := sqlite.Open(ctx, filepath.Join(dir, "raw.db"))
+// rawInsert is the baseline: the same event rows (same table, indexes and
+// payloads) inserted into a fresh SQLite database at path with one
+// prepared single-row INSERT, in transactions of batch rows.
+func rawInsert(ctx context.Context, path string, events []funnelwatch.Event, batch int) (time.Duration, error) {
+	raw, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return rep, err
+		return 0, err
 	}
 	defer raw.Close()
 	rows := make([][]any, len(events))
@@ -114,34 +165,32 @@ func Ingest(ctx context.Context, dir string, f *funnelwatch.Funnel, n, batch, cl
 	for i := range events {
 		e := &events[i]
 		p, _ := json.Marshal(e)
-		rows[i] = []any{"bench", e.ID, string(e.Type), e.At.UnixMicro(), now, e.DealRef(), e.TaskID, e.Actor, string(p)}
+		rows[i] = []any{workspace, e.ID, string(e.Type), e.At.UnixMicro(), now, e.DealRef(), e.TaskID, e.Actor, string(p)}
 	}
 	db := raw.DB()
-	start = time.Now()
+	start := time.Now()
 	for i := 0; i < len(rows); i += batch {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return rep, err
+			return 0, err
 		}
 		st, err := tx.PrepareContext(ctx, `INSERT INTO events (workspace_id, id, type, at, received_at, deal_id, task_id, actor, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return rep, err
+			tx.Rollback()
+			return 0, err
 		}
 		for _, r := range rows[i:min(i+batch, len(rows))] {
 			if _, err := st.ExecContext(ctx, r...); err != nil {
-				return rep, err
+				tx.Rollback()
+				return 0, err
 			}
 		}
 		st.Close()
 		if err := tx.Commit(); err != nil {
-			return rep, err
+			return 0, err
 		}
 	}
-	rep.Raw = time.Since(start)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	rep.HeapInUseMiB = ms.HeapInuse >> 20
-	return rep, nil
+	return time.Since(start), nil
 }
 
 // post sends the batches in order.

@@ -43,7 +43,7 @@ func TestSyntheticEventsAreValid(t *testing.T) {
 // same run as custom metrics.
 func BenchmarkIngest(b *testing.B) {
 	for b.Loop() {
-		rep, err := bench.Ingest(context.Background(), b.TempDir(), storetest.Funnel(), 100_000, 1000, 2)
+		rep, err := bench.Ingest(context.Background(), b.TempDir(), storetest.Funnel(), bench.IngestOptions{Events: 100_000, Batch: 1000, Clients: 2})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,18 +9,17 @@ import (
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
-// activity is what the activity rules remember of a deal: the first
-// response to the lead, the last call, the calls waiting for a comment or
-// a change, and when the supervisor last looked at it.
+// activity is what the activity rules remember of a deal: whether the
+// lead got a response and a call, the calls waiting for a comment or a
+// change, and whether the supervisor looked at it.
 type activity struct {
-	responded      time.Time      // first outbound call, note or completed task (zero: none yet)
-	lastCall       time.Time      // last call of any direction
-	awaitComment   []pendingCall  // answered calls with no note since
-	awaitUpdate    []pendingCall  // answered calls with no change to the deal since
-	reschedules    map[string]int // task → reschedules since the deal's last call
-	supervised     bool           // the responsible's supervisor has touched it
-	bigSince       time.Time      // when the amount reached the high-value threshold
-	closingsByUser map[string][]closing
+	responded    bool          // an outbound call, a note or a completed task (only whether: no rule reads when)
+	called       bool          // a call of any direction
+	supervised   bool          // the responsible's supervisor has touched it
+	awaitComment []pendingCall // answered calls with no note since
+	awaitUpdate  []pendingCall // answered calls with no change to the deal since
+	reschedules  []taskCount   // reschedules since the deal's last call, by task
+	bigSince     time.Time     // when the amount reached the high-value threshold
 }
 
 type pendingCall struct {
@@ -28,36 +27,35 @@ type pendingCall struct {
 	at time.Time
 }
 
+type taskCount struct {
+	task string
+	n    int
+}
+
 type closing struct {
 	deal string
 	at   time.Time
 }
 
-func (m *Monitor) act(deal string) *activity {
-	if m.acts == nil {
-		m.acts = map[string]*activity{}
+// rescheduled counts a reschedule of the task and returns the count.
+func (a *activity) rescheduled(task string) *int {
+	for i := range a.reschedules {
+		if a.reschedules[i].task == task {
+			a.reschedules[i].n++
+			return &a.reschedules[i].n
+		}
 	}
-	a := m.acts[deal]
-	if a == nil {
-		a = &activity{reschedules: map[string]int{}}
-		m.acts[deal] = a
-	}
-	return a
+	a.reschedules = append(a.reschedules, taskCount{task, 1})
+	return &a.reschedules[len(a.reschedules)-1].n
 }
 
 // observeActivity records what an event tells the activity rules and
 // raises their instant findings (an empty comment, rescheduling without a
 // call, mass closing, a loss too fast).
-func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *Aggregate) {
-	if agg == nil || agg.Deal == nil {
-		return
-	}
+func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *Aggregate, ds *dealMon, sc *scope) {
 	d := agg.Deal
-	a := m.act(d.ID)
-	supervisor := ""
-	if u, ok := m.regs.User(d.Responsible); ok {
-		supervisor = u.Supervisor
-	}
+	a := &ds.act
+	supervisor := m.supervisor[d.Responsible]
 	if supervisor != "" && e.Actor == supervisor {
 		a.supervised = true
 	}
@@ -67,27 +65,29 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 	switch e.Type {
 	case funnelwatch.EventCall:
 		c := e.Call
-		a.lastCall = e.At
-		clear(a.reschedules)
-		if c.Direction == funnelwatch.DirectionOut && a.responded.IsZero() {
-			a.responded = e.At
+		// A zero time would read as "never" (the rules looked at the
+		// times when they were kept): keep that.
+		a.called = !e.At.IsZero()
+		a.reschedules = nil
+		if c.Direction == funnelwatch.DirectionOut && !a.responded {
+			a.responded = !e.At.IsZero()
 		}
 		if c.Answered {
-			if r := m.ruleFor(regulations.RuleCallWithoutUpdate, d); r != nil && time.Duration(c.DurationS)*time.Second >= r.MinDuration {
+			if r := sc.rule[kCallWithoutUpdate]; r != nil && time.Duration(c.DurationS)*time.Second >= r.MinDuration {
 				a.awaitUpdate = append(a.awaitUpdate, pendingCall{c.ID, e.At})
 			}
-			if r := m.ruleFor(regulations.RuleEmptyComment, d); r != nil && r.Limit > 0 {
+			if r := sc.rule[kEmptyComment]; r != nil && r.Limit > 0 {
 				a.awaitComment = append(a.awaitComment, pendingCall{c.ID, e.At})
 			}
 		}
 	case funnelwatch.EventNoteAdded:
-		if a.responded.IsZero() && e.Note.Author != "" {
-			a.responded = e.At
+		if !a.responded && e.Note.Author != "" {
+			a.responded = !e.At.IsZero()
 		}
 		if supervisor != "" && e.Note.Author == supervisor {
 			a.supervised = true
 		}
-		if r := m.ruleFor(regulations.RuleEmptyComment, d); r != nil {
+		if r := sc.rule[kEmptyComment]; r != nil {
 			a.awaitComment = nil
 			if contentFree(e.Note.Text, r) {
 				author := e.Note.Author
@@ -98,17 +98,17 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 			}
 		}
 	case funnelwatch.EventTaskCompleted:
-		if a.responded.IsZero() {
-			a.responded = e.At
+		if !a.responded {
+			a.responded = !e.At.IsZero()
 		}
 	case funnelwatch.EventTaskCreated:
 		if supervisor != "" && agg.Tasks[e.Task.ID] != nil && agg.Tasks[e.Task.ID].Assignee == supervisor {
 			a.supervised = true
 		}
 	case funnelwatch.EventTaskRescheduled:
-		a.reschedules[e.TaskID]++
-		if r := m.ruleFor(regulations.RuleRescheduleWithoutCall, d); r != nil && a.reschedules[e.TaskID] >= r.Count {
-			a.reschedules[e.TaskID] = 0
+		n := a.rescheduled(e.TaskID)
+		if r := sc.rule[kReschedule]; r != nil && *n >= r.Count {
+			*n = 0
 			user := d.Responsible
 			if t := agg.Tasks[e.TaskID]; t != nil && t.Assignee != "" {
 				user = t.Assignee
@@ -117,10 +117,10 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 		}
 	case funnelwatch.EventDealStageChanged:
 		if d.Status == funnelwatch.DealLost && (prev == nil || prev.Status != funnelwatch.DealLost) {
-			m.lost(e.At, d, a)
+			m.lost(e.At, d, a, sc)
 		}
 	}
-	if r := m.ruleFor(regulations.RuleHighValueUnsupervised, d); r != nil {
+	if r := sc.rule[kHighValue]; r != nil {
 		if d.Amount >= r.Amount && a.bigSince.IsZero() {
 			a.bigSince = e.At
 		}
@@ -132,13 +132,13 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 
 // lost checks a loss: too fast without a contact attempt, and the burst
 // of losses of one manager (mass closing).
-func (m *Monitor) lost(now time.Time, d *funnelwatch.Deal, a *activity) {
-	if r := m.ruleFor(regulations.RuleLostTooFast, d); r != nil {
-		if now.Sub(d.CreatedAt) < r.Limit && a.lastCall.IsZero() && a.responded.IsZero() {
+func (m *Monitor) lost(now time.Time, d *funnelwatch.Deal, a *activity, sc *scope) {
+	if r := sc.rule[kLostTooFast]; r != nil {
+		if now.Sub(d.CreatedAt) < r.Limit && !a.called && !a.responded {
 			m.flash(now, r, d, "")
 		}
 	}
-	r := m.ruleFor(regulations.RuleMassClosing, d)
+	r := sc.rule[kMassClosing]
 	if r == nil || d.Responsible == "" {
 		return
 	}
@@ -189,41 +189,40 @@ func hollow(t string, r *regulations.QualityRule) bool {
 	return false
 }
 
-// activityConditions adds the state conditions of the activity rules.
-func (m *Monitor) activityConditions(agg *Aggregate, st *funnelwatch.Stage, add func(rule, task, call, user string, threshold time.Time)) {
-	d := agg.Deal
-	a := m.act(d.ID)
-	if r := m.ruleFor(regulations.RuleFirstResponse, d); r != nil && a.responded.IsZero() {
-		add(regulations.RuleFirstResponse, "", "", d.Responsible, d.CreatedAt.Add(r.Limit))
+// activityConditions takes the state conditions of the activity rules.
+func (m *Monitor) activityConditions(x *evaluation, sc *scope) {
+	d := x.a.Deal
+	a := &x.ds.act
+	if r := sc.rule[kFirstResponse]; r != nil && !a.responded {
+		m.cond(x, r, "", "", d.Responsible, d.CreatedAt.Add(r.Limit))
 	}
-	if r := m.ruleFor(regulations.RuleEmptyComment, d); r != nil && r.Limit > 0 {
+	if r := sc.rule[kEmptyComment]; r != nil && r.Limit > 0 {
 		for _, c := range a.awaitComment {
-			add(regulations.RuleEmptyComment, "", c.id, d.Responsible, c.at.Add(r.Limit))
+			m.cond(x, r, "", c.id, d.Responsible, c.at.Add(r.Limit))
 		}
 	}
-	if r := m.ruleFor(regulations.RuleCallWithoutUpdate, d); r != nil {
+	if r := sc.rule[kCallWithoutUpdate]; r != nil {
 		for _, c := range a.awaitUpdate {
-			add(regulations.RuleCallWithoutUpdate, "", c.id, d.Responsible, c.at.Add(r.Limit))
+			m.cond(x, r, "", c.id, d.Responsible, c.at.Add(r.Limit))
 		}
 	}
-	if r := m.ruleFor(regulations.RuleHighValueUnsupervised, d); r != nil && !a.bigSince.IsZero() && !a.supervised {
-		add(regulations.RuleHighValueUnsupervised, "", "", d.Responsible, a.bigSince.Add(r.Limit))
+	if r := sc.rule[kHighValue]; r != nil && !a.bigSince.IsZero() && !a.supervised {
+		m.cond(x, r, "", "", d.Responsible, a.bigSince.Add(r.Limit))
 	}
-	if r := m.ruleFor(regulations.RuleJunkField, d); r != nil {
-		fields := r.Fields
-		if len(fields) == 0 && st != nil {
-			fields = st.RequiredFields
-		}
-		for _, f := range fields {
+	if x.due {
+		return // what follows holds from now on, or not: nothing falls due
+	}
+	if r := sc.rule[kJunk]; r != nil {
+		for _, f := range sc.junk {
 			if junk(fieldValue(d, f), r) {
-				add(regulations.RuleJunkField, "", "", d.Responsible, time.Time{})
+				m.cond(x, r, "", "", d.Responsible, time.Time{})
 				break
 			}
 		}
 	}
-	for _, r := range m.rules {
-		if r.Rule == regulations.RuleExpr && m.ruleFor(r.ID, d) != nil && evalExpr(r.When, d) {
-			add(r.ID, "", "", d.Responsible, time.Time{})
+	for _, er := range sc.exprs {
+		if evalExpr(er.when, d) {
+			m.cond(x, er.rule, "", "", d.Responsible, time.Time{})
 		}
 	}
 }

@@ -1,46 +1,45 @@
 package engine
 
-import (
-	"container/heap"
-	"time"
-)
+import "time"
 
 // agenda is a queue of things due at moments: earliest first, ties in the
 // order they were added, so a simulated clock always sees them in the same
-// order.
+// order. It is a binary heap kept by hand rather than through
+// container/heap: the engine pushes and pops a few times per event, and
+// the interface calls and the boxing of every item cost more than the
+// comparisons.
 type agenda[T any] struct {
-	items dueItems[T]
-	seq   int
+	items []dueItem[T]
+	seq   uint64
 }
 
 type dueItem[T any] struct {
 	at  time.Time
-	seq int
+	seq uint64
 	v   T
 }
 
-type dueItems[T any] []dueItem[T]
-
-func (h dueItems[T]) Len() int { return len(h) }
-func (h dueItems[T]) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+func (x *dueItem[T]) before(y *dueItem[T]) bool {
+	if c := x.at.Compare(y.at); c != 0 {
+		return c < 0
 	}
-	return h[i].seq < h[j].seq
-}
-func (h dueItems[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *dueItems[T]) Push(x any)   { *h = append(*h, x.(dueItem[T])) }
-func (h *dueItems[T]) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
+	return x.seq < y.seq
 }
 
 // add puts v on the agenda at the moment.
 func (g *agenda[T]) add(at time.Time, v T) {
 	g.seq++
-	heap.Push(&g.items, dueItem[T]{at: at, seq: g.seq, v: v})
+	g.items = append(g.items, dueItem[T]{at: at, seq: g.seq, v: v})
+	h := g.items
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[i].before(&h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
 }
 
 // next returns the earliest moment on the agenda.
@@ -51,6 +50,9 @@ func (g *agenda[T]) next() (time.Time, bool) {
 	return g.items[0].at, true
 }
 
+// len returns how many things wait.
+func (g *agenda[T]) len() int { return len(g.items) }
+
 // pop removes the earliest item if it is due: before now, or at now when
 // inclusive.
 func (g *agenda[T]) pop(now time.Time, inclusive bool) (time.Time, T, bool) {
@@ -59,9 +61,34 @@ func (g *agenda[T]) pop(now time.Time, inclusive bool) (time.Time, T, bool) {
 		return time.Time{}, zero, false
 	}
 	it := g.items[0]
-	if it.at.After(now) || (!inclusive && it.at.Equal(now)) {
+	if c := it.at.Compare(now); c > 0 || (!inclusive && c == 0) {
 		return time.Time{}, zero, false
 	}
-	heap.Pop(&g.items)
+	h := g.items
+	n := len(h) - 1
+	h[0] = h[n]
+	h[n] = dueItem[T]{} // drop the references the item held
+	h = h[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && h[r].before(&h[l]) {
+			c = r
+		}
+		if !h[c].before(&h[i]) {
+			break
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+	g.items = h
+	if cap(h) > 64 && len(h) < cap(h)/4 {
+		// A burst of deadlines has passed: give the memory back.
+		g.items = append([]dueItem[T](nil), h...)
+	}
 	return it.at, it.v, true
 }

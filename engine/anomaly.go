@@ -33,9 +33,6 @@ type winFact struct {
 // recordForAnomaly keeps the facts the anomaly rule judges, and starts the
 // daily check with the first event.
 func (m *Monitor) recordForAnomaly(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *Aggregate) {
-	if m.byID[regulations.RuleAnomaly] == nil {
-		return
-	}
 	if !m.anomalyStarted {
 		m.anomalyStarted = true
 		m.schedule(timer{at: nextMidnight(e.At, m.regs.Location), kind: timerAnomaly})
@@ -151,19 +148,28 @@ func (m *Monitor) settleAnomalies(now time.Time, r *regulations.QualityRule, met
 		users = append(users, u)
 	}
 	slices.Sort(users)
+	isOf := func(v *Violation) bool { return v.kind == findAnomaly && v.Rule == r.ID && v.Metric == metric }
 	for _, u := range users {
-		k := vkey{rule: r.ID, task: u, call: metric}
-		if _, open := m.open.get(k); !open {
+		if !slices.ContainsFunc(m.open[""], func(v *Violation) bool { return isOf(v) && v.User == u }) {
 			v := m.newViolation(now, r, nil, "", "", u)
+			v.kind = findAnomaly
 			v.Metric = metric
-			m.open.set(k, v)
+			v.Evidence = map[string]any{"metric": metric}
+			m.open[""] = append(m.open[""], v)
 		}
 	}
-	for k, v := range m.open[""] {
-		if k.rule == r.ID && k.call == metric && !holding[k.task] {
-			at := now
-			v.ResolvedAt = &at
-			m.open.del(k)
+	open := m.open[""][:0]
+	for _, v := range m.open[""] {
+		if isOf(v) && !holding[v.User] {
+			m.resolve(v, now)
+			continue
 		}
+		open = append(open, v)
+	}
+	clear(m.open[""][len(open):])
+	if len(open) == 0 {
+		delete(m.open, "")
+	} else {
+		m.open[""] = open
 	}
 }

@@ -3,11 +3,11 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
-	"github.com/funnelwatch/funnelwatch/phone"
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
@@ -53,21 +53,109 @@ type firing struct {
 // with its delay and the check that its trigger still holds. Like the
 // Monitor it is told the events and the passing of time and never reads a
 // clock.
+//
+// The automations are sorted by trigger once, so an event looks only at
+// those it can trigger; the deadline triggers a deal has queued or fired
+// are kept with the deal (dealAuto).
 type Automator struct {
-	regs    *regulations.Regulations
-	autos   []*regulations.Automation
-	queue   agenda[firing]
-	queued  map[instance]bool    // deadline firings waiting
-	done    map[instance]bool    // deadline triggers already fired
-	rr      map[string]int       // round-robin position by role
-	callOut map[string]time.Time // last outbound call by phone
-	actions []*Action
+	regs       *regulations.Regulations
+	autos      []*regulations.Automation
+	byTrigger  map[regulations.Trigger][]*regulations.Automation // in autos order
+	timeDriven []*regulations.Automation                         // deadline triggers, in autos order
+	ownTasks   map[*regulations.Automation]string                // "rule:ID", the creator of its tasks
+	roles      map[string][]*funnelwatch.User                    // users with a role or sales role, by id
+	queue      agenda[*firing]
+	deals      map[string]*dealAuto
+	rr         map[string]int       // round-robin position by role
+	callOut    map[string]time.Time // last outbound call by phone
+	phones     phoneKeys
+	openBy     map[string]int // open deals by responsible
+	actions    []*Action
+	forget     bool // keep no history of actions (live: the outbox has it)
+	cands      []string
+	key        []byte
+}
+
+// dealAuto is what the automator keeps of one deal: its deadline
+// triggers queued or already fired, sorted (see instance.compare).
+type dealAuto struct {
+	insts []instState
+}
+
+// instance identifies a deadline trigger of a deal: the automation, the
+// task and the state's mark (the due time, the stage entry…).
+type instance struct {
+	auto *regulations.Automation
+	idx  int // the automation's place in autos, to sort by
+	task string
+	mark int64
+}
+
+type instState struct {
+	instance
+	queued bool // a firing waits
+	done   bool // it fired
+}
+
+func (x *instance) compare(y *instance) int {
+	if c := strings.Compare(x.task, y.task); c != 0 {
+		return c
+	}
+	if x.idx != y.idx {
+		return cmpInt(x.idx, y.idx)
+	}
+	return cmpInt(x.mark, y.mark)
+}
+
+func cmpInt[T int | int64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// search finds where a deadline trigger is or would be.
+func (da *dealAuto) search(k *instance) (int, bool) {
+	lo, hi := 0, len(da.insts)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if da.insts[mid].instance.compare(k) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, lo < len(da.insts) && da.insts[lo].instance.compare(k) == 0
+}
+
+// state returns the state of a deadline trigger, added when new.
+func (da *dealAuto) state(k *instance) *instState {
+	i, found := da.search(k)
+	if !found {
+		da.insts = slices.Insert(da.insts, i, instState{instance: *k})
+	}
+	return &da.insts[i]
+}
+
+// unqueue records that the firing of a deadline trigger came due; one
+// neither queued nor fired is as good as unknown, and is dropped.
+func (da *dealAuto) unqueue(k *instance) {
+	if i, found := da.search(k); found {
+		if da.insts[i].queued = false; !da.insts[i].done {
+			da.insts = slices.Delete(da.insts, i, i+1)
+		}
+	}
 }
 
 // NewAutomator returns an automator of the regulations' automations,
 // including each pipeline's lifetime action.
 func NewAutomator(regs *regulations.Regulations) *Automator {
-	a := &Automator{regs: regs, queued: map[instance]bool{}, done: map[instance]bool{}, rr: map[string]int{}, callOut: map[string]time.Time{}}
+	a := &Automator{regs: regs, rr: map[string]int{}, callOut: map[string]time.Time{}, deals: map[string]*dealAuto{},
+		byTrigger: map[regulations.Trigger][]*regulations.Automation{}, ownTasks: map[*regulations.Automation]string{},
+		openBy: map[string]int{}, roles: map[string][]*funnelwatch.User{}}
 	for i := range regs.Automations {
 		a.autos = append(a.autos, &regs.Automations[i])
 	}
@@ -83,20 +171,54 @@ func NewAutomator(regs *regulations.Regulations) *Automator {
 		a.autos = append(a.autos, &regulations.Automation{ID: p.ID + ".lifetime", When: regulations.TriggerLifetime,
 			Pipelines: []string{p.ID}, Do: do})
 	}
+	for _, au := range a.autos {
+		a.byTrigger[au.When] = append(a.byTrigger[au.When], au)
+		if isTimeDriven(au.When) {
+			a.timeDriven = append(a.timeDriven, au)
+		}
+		a.ownTasks[au] = "rule:" + au.ID
+	}
+	for i := range regs.Users {
+		u := &regs.Users[i]
+		for _, role := range []string{string(u.Role), u.SalesRole} {
+			if role != "" && !slices.Contains(a.roles[role], u) {
+				a.roles[role] = append(a.roles[role], u)
+			}
+		}
+	}
+	for _, us := range a.roles {
+		slices.SortStableFunc(us, func(x, y *funnelwatch.User) int { return strings.Compare(x.ID, y.ID) })
+	}
 	return a
 }
 
-// Actions returns every action decided so far, in order.
+// Actions returns every action decided so far, in order (none when the
+// automator forgets them, see Forget).
 func (a *Automator) Actions() []*Action { return a.actions }
 
-func (a *Automator) push(f firing) { a.queue.add(f.at, f) }
+// Forget makes the automator keep no list of its actions; Fire still
+// returns them.
+func (a *Automator) Forget() { a.forget, a.actions = true, nil }
+
+// Pending returns how many firings wait for their time.
+func (a *Automator) Pending() int { return a.queue.len() }
+
+func (a *Automator) push(f *firing) { a.queue.add(f.at, f) }
+
+// index returns the automation's place in autos.
+func (a *Automator) index(au *regulations.Automation) int {
+	return slices.Index(a.autos, au)
+}
+
+// openDeals returns how many open deals the user is responsible for.
+func (a *Automator) openDeals(user string) int { return a.openBy[user] }
 
 // inScope reports whether the automation applies to the deal where it is.
 func inScope(au *regulations.Automation, d *funnelwatch.Deal) bool {
 	if len(au.Pipelines) > 0 && !slices.Contains(au.Pipelines, d.Pipeline) {
 		return false
 	}
-	if au.Stage != "" && au.When != regulations.TriggerStageEntered && au.Stage != d.Pipeline+"/"+d.Stage {
+	if au.Stage != "" && au.When != regulations.TriggerStageEntered && !isStageRef(au.Stage, d.Pipeline, d.Stage) {
 		return false
 	}
 	return true
@@ -106,7 +228,15 @@ func inScope(au *regulations.Automation, d *funnelwatch.Deal) bool {
 // before the event (nil for a new deal).
 func (a *Automator) OnEvent(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *Aggregate) {
 	if e.Type == funnelwatch.EventCall && e.Call != nil && e.Call.Direction == funnelwatch.DirectionOut {
-		a.callOut[phone.Key(e.Call.Phone)] = e.At
+		a.callOut[a.phones.key(e.Call.Phone)] = e.At
+	}
+	// Every change to a deal passes here with the deal before it: the
+	// count of open deals by responsible (role assignment) follows.
+	if prev != nil && prev.Open() {
+		a.openBy[prev.Responsible]--
+	}
+	if agg != nil && agg.Deal != nil && agg.Deal.Open() {
+		a.openBy[agg.Deal.Responsible]++
 	}
 	if agg == nil || agg.Deal == nil {
 		if e.Type == funnelwatch.EventCall && e.Call != nil && e.Call.Direction == funnelwatch.DirectionIn && !e.Call.Answered {
@@ -120,16 +250,16 @@ func (a *Automator) OnEvent(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *A
 	case funnelwatch.EventDealCreated:
 		a.trigger(regulations.TriggerDealCreated, e, agg, "")
 	case funnelwatch.EventDealUpdated:
-		for _, au := range a.autos {
-			if au.When == regulations.TriggerFieldChanged && fieldChanged(au.Field, prev, d) {
+		for _, au := range a.byTrigger[regulations.TriggerFieldChanged] {
+			if fieldChanged(au.Field, prev, d) {
 				a.consider(au, e, agg, "", e.ID, e.At)
 			}
 		}
 	case funnelwatch.EventDealResponsibleChanged:
 		if prev != nil && prev.Responsible != d.Responsible {
 			a.trigger(regulations.TriggerResponsibleChanged, e, agg, "")
-			for _, au := range a.autos {
-				if au.When == regulations.TriggerFieldChanged && au.Field == "responsible" {
+			for _, au := range a.byTrigger[regulations.TriggerFieldChanged] {
+				if au.Field == "responsible" {
 					a.consider(au, e, agg, "", e.ID, e.At)
 				}
 			}
@@ -140,8 +270,8 @@ func (a *Automator) OnEvent(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *A
 		}
 	}
 	if entered && (e.Type == funnelwatch.EventDealCreated || e.Type == funnelwatch.EventDealStageChanged) {
-		for _, au := range a.autos {
-			if au.When == regulations.TriggerStageEntered && (au.Stage == "" || au.Stage == d.Pipeline+"/"+d.Stage) {
+		for _, au := range a.byTrigger[regulations.TriggerStageEntered] {
+			if au.Stage == "" || isStageRef(au.Stage, d.Pipeline, d.Stage) {
 				a.consider(au, e, agg, "", e.ID, d.StageEnteredAt)
 			}
 		}
@@ -163,10 +293,8 @@ func fieldChanged(field string, prev, d *funnelwatch.Deal) bool {
 
 // trigger considers every automation with the trigger for an event.
 func (a *Automator) trigger(t regulations.Trigger, e *funnelwatch.Event, agg *Aggregate, task string) {
-	for _, au := range a.autos {
-		if au.When == t {
-			a.consider(au, e, agg, task, e.ID, e.At)
-		}
+	for _, au := range a.byTrigger[t] {
+		a.consider(au, e, agg, task, e.ID, e.At)
 	}
 }
 
@@ -182,7 +310,7 @@ func (a *Automator) consider(au *regulations.Automation, e *funnelwatch.Event, a
 	} else if au.When != regulations.TriggerCallMissed && au.When != regulations.TriggerSchedule {
 		return
 	}
-	f := firing{at: e.At.Add(au.After), auto: au, deal: deal, task: task, cause: cause, mark: mark}
+	f := &firing{at: e.At.Add(au.After), auto: au, deal: deal, task: task, cause: cause, mark: mark}
 	if agg != nil && agg.Deal != nil {
 		switch au.When {
 		case regulations.TriggerResponsibleChanged:
@@ -192,7 +320,7 @@ func (a *Automator) consider(au *regulations.Automation, e *funnelwatch.Event, a
 		}
 	}
 	if e.Type == funnelwatch.EventCall && e.Call != nil {
-		f.task = phone.Key(e.Call.Phone) // the number whose callback is awaited
+		f.task = a.phones.key(e.Call.Phone) // the number whose callback is awaited
 	}
 	a.push(f)
 }
@@ -201,60 +329,63 @@ func (a *Automator) consider(au *regulations.Automation, e *funnelwatch.Event, a
 // tasks falling overdue, idleness, the stage's SLA, the pipeline's
 // lifetime. Each fires once per deadline.
 func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
-	if agg == nil || agg.Deal == nil {
+	if agg == nil || agg.Deal == nil || len(a.timeDriven) == 0 {
 		return
 	}
 	d := agg.Deal
-	for _, au := range a.autos {
+	var da *dealAuto
+	for _, au := range a.timeDriven {
 		if !inScope(au, d) {
 			continue
 		}
 		switch au.When {
 		case regulations.TriggerTaskOverdue:
-			for _, t := range openTasks(agg) {
-				if t.Due != nil && taskCounts(d, t) && t.CreatedBy != "rule:"+au.ID {
-					a.deadline(au, now, later(*t.Due, t.CreatedAt), d.ID, t.ID, *t.Due)
+			own := a.ownTasks[au]
+			for _, t := range agg.openTasks() {
+				if t.Due != nil && taskCounts(d, t) && t.CreatedBy != own {
+					a.deadline(&da, au, now, later(*t.Due, t.CreatedAt), d.ID, t.ID, *t.Due)
 				}
 			}
 		case regulations.TriggerDealIdle:
 			if d.Open() && au.Idle > 0 {
-				a.deadline(au, now, d.LastEventAt.Add(au.Idle), d.ID, "", d.LastEventAt)
+				a.deadline(&da, au, now, d.LastEventAt.Add(au.Idle), d.ID, "", d.LastEventAt)
 			}
 		case regulations.TriggerStageSLA:
 			if st, ok := a.regs.ResolveStage(d.Pipeline, d.Stage); ok && d.Open() && st.SLA > 0 {
-				a.deadline(au, now, d.StageEnteredAt.Add(st.SLA), d.ID, "", d.StageEnteredAt)
+				a.deadline(&da, au, now, d.StageEnteredAt.Add(st.SLA), d.ID, "", d.StageEnteredAt)
 			}
 		case regulations.TriggerLifetime:
 			if p, ok := a.regs.Pipeline(d.Pipeline); ok && d.Open() && p.Lifetime > 0 {
-				a.deadline(au, now, d.PipelineEnteredAt.Add(p.Lifetime), d.ID, "", d.PipelineEnteredAt)
+				a.deadline(&da, au, now, d.PipelineEnteredAt.Add(p.Lifetime), d.ID, "", d.PipelineEnteredAt)
 			}
 		}
 	}
 }
 
-// instance identifies a deadline trigger: the automation, the deal, the
-// task and the state's mark (the due time, the stage entry…).
-type instance struct {
-	auto       *regulations.Automation
-	deal, task string
-	mark       int64
-}
-
-func (f *firing) instance() instance {
-	return instance{f.auto, f.deal, f.task, f.mark.UnixNano()}
+// dealOf returns what the automator keeps of a deal, made the first time.
+func (a *Automator) dealOf(id string) *dealAuto {
+	da := a.deals[id]
+	if da == nil {
+		da = &dealAuto{}
+		a.deals[id] = da
+	}
+	return da
 }
 
 // deadline queues the check of a time-driven trigger at when, once per
 // instance.
-func (a *Automator) deadline(au *regulations.Automation, now, when time.Time, deal, task string, mark time.Time) {
-	key := instance{au, deal, task, mark.UnixNano()}
-	if a.done[key] || a.queued[key] {
+func (a *Automator) deadline(da **dealAuto, au *regulations.Automation, now, when time.Time, deal, task string, mark time.Time) {
+	if *da == nil {
+		*da = a.dealOf(deal)
+	}
+	s := (*da).state(&instance{auto: au, idx: a.index(au), task: task, mark: mark.UnixNano()})
+	if s.done || s.queued {
 		return
 	}
-	a.queued[key] = true
+	s.queued = true
 	// The trigger happens at the deadline; the automation acts after its
 	// delay, if the trigger still holds then.
-	a.push(firing{at: later(when, now).Add(au.After), auto: au, deal: deal, task: task, mark: mark})
+	a.push(&firing{at: later(when, now).Add(au.After), auto: au, deal: deal, task: task, mark: mark})
 }
 
 func later(a, b time.Time) time.Time {
@@ -262,18 +393,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// openTasks returns the aggregate's open tasks in id order.
-func openTasks(agg *Aggregate) []*funnelwatch.Task {
-	ts := make([]*funnelwatch.Task, 0, 4)
-	for _, t := range agg.Tasks {
-		if t.Open() {
-			ts = append(ts, t)
-		}
-	}
-	slices.SortFunc(ts, func(x, y *funnelwatch.Task) int { return strings.Compare(x.ID, y.ID) })
-	return ts
 }
 
 // taskCounts reports whether an open task of the deal still counts: tasks
@@ -294,10 +413,10 @@ func (a *Automator) NextFiring() (time.Time, bool) {
 // Start schedules the scheduled (cron) automations from the moment the
 // clock starts.
 func (a *Automator) Start(from time.Time) {
-	for _, au := range a.autos {
-		if au.When == regulations.TriggerSchedule && au.Schedule != nil {
+	for _, au := range a.byTrigger[regulations.TriggerSchedule] {
+		if au.Schedule != nil {
 			next := au.Schedule.Next(from.In(a.regs.Location))
-			a.push(firing{at: next, auto: au, cause: "cron", mark: next})
+			a.push(&firing{at: next, auto: au, cause: "cron", mark: next})
 		}
 	}
 }
@@ -312,46 +431,66 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 		if !ok {
 			break
 		}
-		if isTimeDriven(f.auto.When) {
-			delete(a.queued, f.instance())
-		}
 		au := f.auto
+		timed := isTimeDriven(au.When)
+		var inst instance
+		if timed {
+			inst = instance{auto: au, idx: a.index(au), task: f.task, mark: f.mark.UnixNano()}
+			if da := a.deals[f.deal]; da != nil {
+				da.unqueue(&inst)
+			}
+		}
 		var agg *Aggregate
 		if f.deal != "" {
 			agg = deal(f.deal)
 		}
 		if au.When == regulations.TriggerSchedule {
 			next := au.Schedule.Next(f.at.In(a.regs.Location))
-			a.push(firing{at: next, auto: au, cause: "cron", mark: next})
+			a.push(&firing{at: next, auto: au, cause: "cron", mark: next})
 		}
 		if !a.holds(f, agg) || !condition(au, agg) {
 			continue
 		}
-		if isTimeDriven(au.When) {
-			a.done[f.instance()] = true
+		if timed {
+			a.dealOf(f.deal).state(&inst).done = true
 		}
-		cause := f.cause
+		// The idempotency key: AUTOMATION:CAUSE:INDEX.
+		key := append(a.key[:0], au.ID...)
+		key = append(key, ':')
 		switch {
 		case au.When == regulations.TriggerSchedule:
-			cause = "cron@" + stamp(f.mark)
-		case isTimeDriven(au.When):
+			key = append(key, "cron@"...)
+			key = appendStamp(key, f.mark)
+		case timed:
 			subject := f.deal
 			if f.task != "" {
 				subject = f.task
 			}
-			cause = subject + "@" + stamp(f.mark)
+			key = append(key, subject...)
+			key = append(key, '@')
+			key = appendStamp(key, f.mark)
+		default:
+			key = append(key, f.cause...)
 		}
+		key = append(key, ':')
+		a.key = key
 		for i, act := range au.Do {
-			if x := a.act(f, agg, act, fmt.Sprintf("%s:%s:%d", au.ID, cause, i), openDeals); x != nil {
+			if x := a.act(f, agg, act, string(strconv.AppendInt(key, int64(i), 10)), openDeals); x != nil {
 				out = append(out, x)
 			}
 		}
 	}
-	a.actions = append(a.actions, out...)
+	if !a.forget {
+		a.actions = append(a.actions, out...)
+	}
 	return out
 }
 
-func stamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+// appendStamp writes a moment as the idempotency keys name it:
+// 20060102T150405Z, in UTC.
+func appendStamp(b []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(b, "20060102T150405Z")
+}
 
 func isTimeDriven(t regulations.Trigger) bool {
 	switch t {
@@ -362,7 +501,7 @@ func isTimeDriven(t regulations.Trigger) bool {
 }
 
 // holds reports whether the trigger of a firing still holds at its time.
-func (a *Automator) holds(f firing, agg *Aggregate) bool {
+func (a *Automator) holds(f *firing, agg *Aggregate) bool {
 	au := f.auto
 	switch au.When {
 	case regulations.TriggerSchedule:
@@ -398,7 +537,7 @@ func (a *Automator) holds(f firing, agg *Aggregate) bool {
 }
 
 // act turns one action of a firing into an Action.
-func (a *Automator) act(f firing, agg *Aggregate, spec regulations.Action, key string, openDeals func(string) int) *Action {
+func (a *Automator) act(f *firing, agg *Aggregate, spec regulations.Action, key string, openDeals func(string) int) *Action {
 	var d *funnelwatch.Deal
 	if agg != nil {
 		d = agg.Deal
@@ -422,6 +561,13 @@ func (a *Automator) act(f firing, agg *Aggregate, spec regulations.Action, key s
 			x.Assignee = d.Responsible
 		}
 		due := f.at.Add(t.Due)
+		if t.WorkingHours {
+			var sched funnelwatch.Schedule
+			if u, ok := a.regs.User(x.Assignee); ok {
+				sched = u.Schedule
+			}
+			due = workingDue(f.at, t.Due, a.regs.WorkingHours, sched, a.regs.Location)
+		}
 		x.Due = &due
 	case regulations.ActionMove:
 		if d == nil {
@@ -498,23 +644,21 @@ func (a *Automator) resolve(asg regulations.Assignee, d *funnelwatch.Deal, at ti
 }
 
 // candidates lists, by id, the users with the role or sales role who are
-// on shift at the moment (all of them when nobody is).
+// on shift at the moment (all of them when nobody is). The list is the
+// automator's own, good until the next call.
 func (a *Automator) candidates(role string, at time.Time) []string {
-	var all, onShift []string
+	users := a.roles[role]
 	local := at.In(a.regs.Location)
-	for _, u := range a.regs.Users {
-		if string(u.Role) != role && u.SalesRole != role {
-			continue
-		}
-		all = append(all, u.ID)
+	a.cands = a.cands[:0]
+	for _, u := range users {
 		if u.Schedule.OnShift(local) {
-			onShift = append(onShift, u.ID)
+			a.cands = append(a.cands, u.ID)
 		}
 	}
-	if len(onShift) > 0 {
-		slices.Sort(onShift)
-		return onShift
+	if len(a.cands) == 0 {
+		for _, u := range users {
+			a.cands = append(a.cands, u.ID)
+		}
 	}
-	slices.Sort(all)
-	return all
+	return a.cands
 }

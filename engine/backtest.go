@@ -103,19 +103,26 @@ type replay struct {
 	instant  time.Time
 	touched  []string // deals changed at the current instant
 	seq      int64
+	prev     funnelwatch.Deal // the deal before the event apply folds
+
+	// A backtest's action events, made in place (see act).
+	actEvent funnelwatch.Event
+	actTask  funnelwatch.TaskPayload
+	actors   map[string]string // automation → "rule:ID"
+
+	// Live only (nil in a backtest).
+	observeUntil time.Time // actions at or before it are observed, not applied
+	onAction     func(x *Action, e *funnelwatch.Event, observed bool, reason string)
+	echo         map[string]bool // keys of actions applied here whose events the log has not shown yet
+	seen         map[string]bool // keys of action events the log showed before the action was decided here
 }
 
 func (r *replay) deal(id string) *Aggregate { return r.aggs[id] }
 
-func (r *replay) openDeals(user string) int {
-	n := 0
-	for _, a := range r.aggs {
-		if a.Deal != nil && a.Deal.Open() && a.Deal.Responsible == user {
-			n++
-		}
-	}
-	return n
-}
+// openDeals returns how many open deals the user is responsible for; the
+// automator counts them as the deals change (a role goes to the one with
+// the fewest), rather than this looking through every deal.
+func (r *replay) openDeals(user string) int { return r.auto.openDeals(user) }
 
 // settle evaluates the deals changed at the current instant, now that all
 // of its events are folded.
@@ -148,31 +155,79 @@ func (r *replay) advance(now time.Time, inclusive bool) {
 		}
 		r.monitor.Advance(next, true, r.deal)
 		for _, x := range r.auto.Fire(next, true, r.deal, r.openDeals) {
-			if r.mode == Simulate {
-				if e := actionEvent(x, r.aggs); e != nil && r.place(e) == "" {
-					r.apply(e)
+			r.act(x)
+		}
+		r.settle()
+	}
+}
+
+// act carries out an action in the simulated funnel: a task, a move, a
+// reassignment or a copy becomes an event folded at once (in simulate
+// mode, for actions after the recorded history); notices, messages and
+// webhooks change nothing in the funnel. Live, the hook takes the action
+// and its event to the outbox and the log.
+func (r *replay) act(x *Action) {
+	observed := r.mode == Observe || (!r.observeUntil.IsZero() && !x.At.After(r.observeUntil))
+	var e *funnelwatch.Event
+	reason := ""
+	switch {
+	case observed:
+	case r.seen[x.Key]:
+		delete(r.seen, x.Key) // the log already had it: folded when read
+	case r.onAction == nil:
+		// A backtest: the event is folded and forgotten, so one will do
+		// for all.
+		actor := r.actors[x.Rule]
+		if actor == "" {
+			if r.actors == nil {
+				r.actors = map[string]string{}
+			}
+			actor = "rule:" + x.Rule
+			r.actors[x.Rule] = actor
+		}
+		if e = fillActionEvent(&r.actEvent, &r.actTask, x, actor, r.aggs); e != nil {
+			if reason = r.place(e); reason != "" {
+				e = nil
+			} else {
+				r.apply(e)
+			}
+		}
+	default:
+		if e = actionEvent(x, r.aggs); e != nil {
+			if reason = r.place(e); reason != "" {
+				e = nil
+			} else {
+				r.apply(e)
+				if r.echo != nil {
+					r.echo[x.Key] = true
 				}
 			}
 		}
-		r.settle()
+	}
+	if r.onAction != nil {
+		r.onAction(x, e, observed, reason)
 	}
 }
 
 // apply folds a placed event and tells the monitor and the automations.
 func (r *replay) apply(e *funnelwatch.Event) {
 	r.seq++
-	e.Seq = r.seq
+	if e.Seq == 0 {
+		e.Seq = r.seq
+	}
 	var prev *funnelwatch.Deal
 	var a *Aggregate
 	if e.DealID != "" {
 		a = r.aggs[e.DealID]
 		if a == nil {
-			a = NewAggregate()
+			a = newUntracked()
 			r.aggs[e.DealID] = a
 		}
 		if a.Deal != nil {
-			p := *a.Deal
-			prev = &p
+			// The deal as it was, for the monitor and the automations to
+			// compare with; none of them keeps it past the call.
+			r.prev = *a.Deal
+			prev = &r.prev
 		}
 		a.Apply(&r.regs.Funnel, e)
 		if e.Task != nil {
@@ -192,11 +247,18 @@ func (r *replay) apply(e *funnelwatch.Event) {
 // actionEvent is the event an action makes in a simulation; nil for the
 // actions that change nothing in the funnel (notices, messages, webhooks).
 func actionEvent(x *Action, aggs map[string]*Aggregate) *funnelwatch.Event {
-	e := &funnelwatch.Event{ID: "act:" + x.Key, At: x.At, Actor: "rule:" + x.Rule, DealID: x.DealID}
+	return fillActionEvent(new(funnelwatch.Event), new(funnelwatch.TaskPayload), x, "rule:"+x.Rule, aggs)
+}
+
+// fillActionEvent is actionEvent into e (and t, for a task), with the
+// actor given.
+func fillActionEvent(e *funnelwatch.Event, t *funnelwatch.TaskPayload, x *Action, actor string, aggs map[string]*Aggregate) *funnelwatch.Event {
+	*e = funnelwatch.Event{ID: "act:" + x.Key, At: x.At, Actor: actor, DealID: x.DealID}
 	switch x.Type {
 	case regulations.ActionTask:
 		e.Type = funnelwatch.EventTaskCreated
-		e.Task = &funnelwatch.TaskPayload{ID: x.TaskID, DealID: x.DealID, Assignee: x.Assignee, Due: x.Due, Text: x.Text, Kind: x.Kind}
+		*t = funnelwatch.TaskPayload{ID: x.TaskID, DealID: x.DealID, Assignee: x.Assignee, Due: x.Due, Text: x.Text, Kind: x.Kind}
+		e.Task = t
 	case regulations.ActionMove:
 		e.Type, e.ToStage = funnelwatch.EventDealStageChanged, x.To
 	case regulations.ActionAssign:

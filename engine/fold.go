@@ -5,6 +5,7 @@ package engine
 
 import (
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -21,12 +22,75 @@ type Aggregate struct {
 	// movedDeal: it changed in more than its activity (stage, pipeline,
 	// responsible, status, deletion, creation) and needs a full save.
 	movedDeal  bool
-	dirtyTasks map[string]bool
+	dirtyTasks map[string]bool // made on the first change
+	// untracked: nothing is written from this aggregate (the engine's
+	// own copy of the funnel), so no dirty marks are kept.
+	untracked bool
+
+	// open lists the open tasks in id order, kept by Apply once built
+	// (openOK); the rules ask for it at every evaluation. Code that sets
+	// Tasks directly does so on a fresh aggregate, whose list is not built
+	// yet.
+	open   []*funnelwatch.Task
+	openOK bool
+	// rev counts the events applied: the monitor knows from it that a
+	// deal has not changed since it last looked.
+	rev uint64
 }
 
 // NewAggregate returns an empty aggregate, as before the deal's creation.
 func NewAggregate() *Aggregate {
-	return &Aggregate{Tasks: map[string]*funnelwatch.Task{}, dirtyTasks: map[string]bool{}}
+	return &Aggregate{Tasks: map[string]*funnelwatch.Task{}}
+}
+
+// newUntracked returns an empty aggregate that keeps no dirty marks, for
+// the engine's replay.
+func newUntracked() *Aggregate {
+	return &Aggregate{Tasks: map[string]*funnelwatch.Task{}, untracked: true}
+}
+
+// markTask marks a task for writing.
+func (a *Aggregate) markTask(id string) {
+	if a.untracked {
+		return
+	}
+	if a.dirtyTasks == nil {
+		a.dirtyTasks = map[string]bool{}
+	}
+	a.dirtyTasks[id] = true
+}
+
+// openTasks returns the open tasks in id order. The slice is the
+// aggregate's own: callers must not keep or change it.
+func (a *Aggregate) openTasks() []*funnelwatch.Task {
+	if !a.openOK {
+		a.open = a.open[:0]
+		for _, t := range a.Tasks {
+			if t.Open() {
+				a.open = append(a.open, t)
+			}
+		}
+		slices.SortFunc(a.open, func(x, y *funnelwatch.Task) int { return strings.Compare(x.ID, y.ID) })
+		a.openOK = true
+	}
+	return a.open
+}
+
+// setOpen keeps the open-task list in step with a task that was created,
+// replaced or closed.
+func (a *Aggregate) setOpen(t *funnelwatch.Task) {
+	if !a.openOK {
+		return
+	}
+	i, found := slices.BinarySearchFunc(a.open, t.ID, func(x *funnelwatch.Task, id string) int { return strings.Compare(x.ID, id) })
+	switch {
+	case t.Open() && found:
+		a.open[i] = t
+	case t.Open():
+		a.open = slices.Insert(a.open, i, t)
+	case found:
+		a.open = slices.Delete(a.open, i, i+1)
+	}
 }
 
 // clone returns a deep copy, so a batch can change it and be rolled back;
@@ -42,8 +106,10 @@ func (a *Aggregate) clone() *Aggregate {
 		tc := *t
 		c.Tasks[id] = &tc
 	}
-	c.dirtyDeal, c.movedDeal = a.dirtyDeal, a.movedDeal
-	maps.Copy(c.dirtyTasks, a.dirtyTasks)
+	c.dirtyDeal, c.movedDeal, c.untracked = a.dirtyDeal, a.movedDeal, a.untracked
+	if len(a.dirtyTasks) > 0 {
+		c.dirtyTasks = maps.Clone(a.dirtyTasks)
+	}
 	return c
 }
 
@@ -55,14 +121,14 @@ func (a *Aggregate) dirty() bool { return a.dirtyDeal || len(a.dirtyTasks) > 0 }
 func (a *Aggregate) markAllDirty() {
 	a.dirtyDeal, a.movedDeal = a.Deal != nil, a.Deal != nil
 	for id := range a.Tasks {
-		a.dirtyTasks[id] = true
+		a.markTask(id)
 	}
 }
 
 // clearDirty marks everything written.
 func (a *Aggregate) clearDirty() {
 	a.dirtyDeal, a.movedDeal = false, false
-	clear(a.dirtyTasks)
+	a.dirtyTasks = nil // most cached aggregates stay clean: no empty map each
 }
 
 // Fold returns the state that the events produce, applied in the order
@@ -79,6 +145,7 @@ func Fold(f *funnelwatch.Funnel, events []funnelwatch.Event) *Aggregate {
 // Apply tolerates events it cannot place (it leaves the state as it is) so
 // that re-folding a stored log never fails.
 func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
+	a.rev++
 	if e.Type == funnelwatch.EventDealCreated {
 		a.create(f, e)
 		return
@@ -94,7 +161,7 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 	// LastEventAt moves, which loading recomputes from the log): most
 	// events are of these kinds, and rewriting the deal for each would
 	// double the cost of ingest.
-	if strings.HasPrefix(string(e.Type), "deal.") {
+	if !a.untracked && strings.HasPrefix(string(e.Type), "deal.") {
 		a.dirtyDeal = true
 	}
 	switch e.Type {
@@ -123,11 +190,13 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		if assignee == "" {
 			assignee = d.Responsible
 		}
-		a.Tasks[t.ID] = &funnelwatch.Task{
+		nt := &funnelwatch.Task{
 			ID: t.ID, DealID: d.ID, Assignee: assignee, Kind: t.Kind, Text: t.Text,
 			Due: t.Due, CreatedAt: e.At, CreatedBy: e.Actor,
 		}
-		a.dirtyTasks[t.ID] = true
+		a.Tasks[t.ID] = nt
+		a.setOpen(nt)
+		a.markTask(t.ID)
 	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted:
 		t, ok := a.Tasks[e.TaskID]
 		if !ok || t.CompletedAt != nil {
@@ -137,7 +206,8 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		t.CompletedAt = &at
 		t.Result = e.Result
 		t.Deleted = e.Type == funnelwatch.EventTaskDeleted
-		a.dirtyTasks[t.ID] = true
+		a.setOpen(t)
+		a.markTask(t.ID)
 	case funnelwatch.EventTaskRescheduled:
 		t, ok := a.Tasks[e.TaskID]
 		if !ok || t.CompletedAt != nil {
@@ -146,7 +216,7 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		due := *e.Due
 		t.Due = &due
 		t.Reschedules++
-		a.dirtyTasks[t.ID] = true
+		a.markTask(t.ID)
 	}
 }
 

@@ -61,6 +61,9 @@ type Ingestor struct {
 	// MaxCached bounds the aggregates kept in memory between batches
 	// (default 1,000,000); deals with unflushed changes always stay.
 	MaxCached int
+	// OnCommit, when set, is called after each batch that added events
+	// to the log (the rules engine reads them from there).
+	OnCommit func()
 
 	mu          sync.Mutex // one batch at a time: the store has one writer anyway
 	recovered   bool
@@ -70,6 +73,14 @@ type Ingestor struct {
 	pending     pending           // changes not yet in the state tables
 	flushMu     sync.Mutex        // one Flush at a time
 	kick        chan struct{}     // wakes Run when much is pending
+	latest      time.Time         // the latest event time accepted by this Ingestor
+}
+
+// Latest returns the latest event time this Ingestor has accepted.
+func (in *Ingestor) Latest() time.Time {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.latest
 }
 
 // Ingest stores a batch in one transaction. Events are taken in event-time
@@ -78,8 +89,17 @@ type Ingestor struct {
 // invalid event is rejected with a reason and the rest of the batch is
 // kept. The error is for failures of the store only.
 func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Result, error) {
+	return in.IngestWith(ctx, events, nil)
+}
+
+// IngestWith is Ingest with more to write in the same transaction: with
+// is called after the batch's events are checked and appended, with
+// their outcomes, and its error rolls everything back. The rules engine
+// writes an action's outbox row, the findings and its checkpoint this
+// way, together with the events its actions make.
+func (in *Ingestor) IngestWith(ctx context.Context, events []funnelwatch.Event, with func(tx funnelwatch.Tx, res *Result) error) (*Result, error) {
 	res := &Result{Outcomes: make([]Outcome, len(events)), Reasons: make([]string, len(events))}
-	if len(events) == 0 {
+	if len(events) == 0 && with == nil {
 		return res, nil
 	}
 	now := time.Now
@@ -138,12 +158,26 @@ func (in *Ingestor) Ingest(ctx context.Context, events []funnelwatch.Event) (*Re
 				return err
 			}
 		}
-		return b.finish()
+		if err := b.finish(); err != nil {
+			return err
+		}
+		if with != nil {
+			return with(tx, res)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	in.commit(b)
+	for _, e := range b.inserted {
+		if e.At.After(in.latest) {
+			in.latest = e.At
+		}
+	}
+	if len(b.inserted) > 0 && in.OnCommit != nil {
+		in.OnCommit()
+	}
 	return res, nil
 }
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -24,69 +23,124 @@ type Violation struct {
 	ResolvedAt *time.Time
 	Text       RuleText // message and recommendation, ru and en
 	Metric     string   // anomaly: the metric out of line
+	// Evidence is what the finding rests on (the task and its due time,
+	// the call, the stage entry and its SLA…).
+	Evidence map[string]any
+	// Amount is the deal's amount when the finding opened and WinRate the
+	// historical win rate of its stage then: the money at risk is their
+	// product.
+	Amount, WinRate float64
+
+	changed bool     // opened or resolved since the last TakeChanged
+	kind    findKind // what keeps it open
 }
 
-// vkey identifies a condition: a rule on a deal, a task or a call.
-type vkey struct{ rule, deal, task, call string }
+// findKind says what keeps a finding open: the deal's state, a missed
+// call waiting for its callback, or a manager's figures.
+type findKind uint8
 
-// byDeal keeps values by condition, grouped by deal, so that evaluating a
-// deal looks at its own conditions only.
-type byDeal[V any] map[string]map[vkey]V
+const (
+	findState findKind = iota
+	findCallback
+	findAnomaly
+)
 
-func (b byDeal[V]) get(k vkey) (V, bool) {
-	v, ok := b[k.deal][k]
-	return v, ok
-}
-
-func (b byDeal[V]) set(k vkey, v V) {
-	m := b[k.deal]
-	if m == nil {
-		m = map[vkey]V{}
-		b[k.deal] = m
-	}
-	m[k] = v
-}
-
-func (b byDeal[V]) del(k vkey) {
-	if m := b[k.deal]; m != nil {
-		delete(m, k)
-		if len(m) == 0 {
-			delete(b, k.deal)
-		}
-	}
-}
+// MoneyAtRisk is the deal's amount weighted by the odds of winning it
+// from the stage where the finding opened.
+func (v *Violation) MoneyAtRisk() float64 { return v.Amount * v.WinRate }
 
 // Monitor evaluates the quality rules of the regulations as conditions
 // over time (DESIGN §5). It is told each event after the event is folded,
 // and the passing of time by Advance; it never reads a clock, so a
 // simulated clock gives the same findings as the wall clock.
+//
+// Evaluating a deal derives its conditions from the deal as it is now
+// (its open tasks, stage, fields and what the activity rules remember)
+// and compares them with its open findings and the conditions waiting out
+// their grace. What applies where is worked out once per pipeline and
+// stage (scope), and each deal keeps its own small state (dealMon), so an
+// evaluation costs a few comparisons per condition and allocates nothing
+// unless a finding opens.
 type Monitor struct {
 	regs  *regulations.Regulations
 	rules []*regulations.QualityRule
 	byID  map[string]*regulations.QualityRule
+	exprs []*regulations.QualityRule // expression rules, in the file's order
+	texts map[*regulations.QualityRule]RuleText
+	// supervisor of each user who has one
+	supervisor map[string]string
+	anomalyOn  bool
 
-	open           byDeal[*Violation]
-	all            []*Violation
-	since          byDeal[time.Time] // when a condition that is waiting out its grace became true
-	timers         agenda[timer]
-	scheduled      map[timer]bool           // the checks on the agenda
-	missed         map[string][]*missedCall // unanswered inbound calls by phone
-	acts           map[string]*activity     // what the activity rules remember, by deal
-	closings       map[string][]closing     // recent losses by manager, for mass closing
-	calls          []callFact               // answered calls of the last days, for anomalies
+	scopes map[place]*scope
+	deals  map[string]*dealMon
+
+	// open holds the open findings by deal; "" holds the anomalies and
+	// the callbacks of calls with no deal.
+	open    map[string][]*Violation
+	all     []*Violation
+	timers  agenda[check]
+	checks  map[timer]bool           // the phone and anomaly checks on the agenda (a deal's are in dealMon.due)
+	missed  map[string][]*missedCall // unanswered inbound calls by phone
+	phones  phoneKeys
+	closings       map[string][]closing // recent losses by manager, for mass closing
+	calls          []callFact           // answered calls of the last days, for anomalies
 	wins           []winFact
 	anomalyStarted bool
+	rates          winRates
+	epoch          uint64 // counts evaluations, to mark the conditions found holding
+
+	late    map[string]time.Time // deal → the latest of its late events being evaluated
+	forget  bool                 // keep no history of findings (live: the store has it)
+	changed []*Violation         // opened or resolved since the last TakeChanged
+}
+
+// dealMon is what the monitor keeps of one deal.
+type dealMon struct {
+	id    string
+	sc    *scope       // where the deal was when last seen
+	open  []openEntry  // the findings of its state open now
+	since []sinceEntry // conditions waiting out their grace
+	due   []time.Time  // the moments with a check of the deal on the agenda
+	act   activity
+	// visited: the stages the open deal passed through, for win rates.
+	visited []*scope
+	// The aggregate and its revision at the last full evaluation: while
+	// they stand, a check at a deadline only has the conditions due then
+	// to look at.
+	lastAgg *Aggregate
+	lastRev uint64
+}
+
+// openEntry is an open finding of a deal's state: the rule and the task
+// or call it is about (sub), as conditions name them.
+type openEntry struct {
+	rule *regulations.QualityRule
+	sub  string
+	v    *Violation
+	held uint64 // the evaluation that last found its condition holding
+}
+
+// sinceEntry is a condition that holds but has not yet held for its
+// rule's grace: the rule and the task or call it is about (sub), and when
+// it began to hold.
+type sinceEntry struct {
+	rule  *regulations.QualityRule
+	sub   string
+	since time.Time
+	held  uint64
 }
 
 type missedCall struct {
 	id, deal, user string
+	started        time.Time
 	deadline       time.Time // the callback limit plus grace
 }
 
 // NewMonitor returns a monitor of the regulations' quality rules.
 func NewMonitor(regs *regulations.Regulations) *Monitor {
-	m := &Monitor{regs: regs, open: byDeal[*Violation]{}, since: byDeal[time.Time]{}, missed: map[string][]*missedCall{},
-		scheduled: map[timer]bool{}}
+	m := &Monitor{regs: regs, open: map[string][]*Violation{}, missed: map[string][]*missedCall{},
+		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{}, deals: map[string]*dealMon{},
+		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{}}
 	m.byID = map[string]*regulations.QualityRule{}
 	for i := range regs.Quality {
 		r := &regs.Quality[i]
@@ -94,31 +148,142 @@ func NewMonitor(regs *regulations.Regulations) *Monitor {
 		if m.byID[r.ID] == nil { // anomaly may be listed once per metric
 			m.byID[r.ID] = r
 		}
+		if r.Rule == regulations.RuleExpr {
+			m.exprs = append(m.exprs, r)
+		}
+		m.texts[r] = TextOf(r)
+	}
+	m.anomalyOn = m.byID[regulations.RuleAnomaly] != nil
+	for _, u := range regs.Users {
+		if _, ok := m.supervisor[u.ID]; !ok { // the first of an id, as regs.User finds it
+			m.supervisor[u.ID] = u.Supervisor
+		}
 	}
 	return m
 }
 
-// Violations returns every finding so far, in the order they opened.
+// deal returns the monitor's state of a deal, making it the first time.
+func (m *Monitor) deal(id string) *dealMon {
+	ds := m.deals[id]
+	if ds == nil {
+		ds = &dealMon{id: id}
+		m.deals[id] = ds
+	}
+	return ds
+}
+
+// Violations returns every finding so far, in the order they opened
+// (none when the monitor forgets them, see Forget).
 func (m *Monitor) Violations() []*Violation { return m.all }
 
-// timer is a check of a deal's or a phone's conditions at a moment, or
-// the daily comparison of the managers.
+// Forget makes the monitor keep only its open findings, as the live
+// engine needs: what TakeChanged returns goes to the store.
+func (m *Monitor) Forget() { m.forget, m.all = true, nil }
+
+// TakeChanged returns the findings opened or resolved since the last
+// call, each once, in the order they first changed.
+func (m *Monitor) TakeChanged() []*Violation {
+	out := m.changed
+	for _, v := range out {
+		v.changed = false
+	}
+	m.changed = nil
+	return out
+}
+
+// touch records that a finding changed.
+func (m *Monitor) touch(v *Violation) {
+	if !v.changed {
+		v.changed = true
+		m.changed = append(m.changed, v)
+	}
+}
+
+// resolve closes a finding at now.
+func (m *Monitor) resolve(v *Violation, now time.Time) {
+	at := now
+	v.ResolvedAt = &at
+	m.touch(v)
+}
+
+// Late tells the monitor that an event of the deal happened at `at` but
+// arrived after the clock had passed it. A finding of the deal that the
+// next evaluation resolves is resolved at that time (or when it opened,
+// if later): the CRM says the condition ended then.
+func (m *Monitor) Late(deal string, at time.Time) {
+	if m.late == nil {
+		m.late = map[string]time.Time{}
+	}
+	if cur, ok := m.late[deal]; !ok || at.After(cur) {
+		m.late[deal] = at
+	}
+}
+
+// OpenCount returns how many findings are open.
+func (m *Monitor) OpenCount() int {
+	n := 0
+	for _, vs := range m.open {
+		n += len(vs)
+	}
+	return n
+}
+
+// PendingTimers returns how many checks are waiting for their time.
+func (m *Monitor) PendingTimers() int { return m.timers.len() }
+
+// check is what a timer checks: a deal's conditions, a phone's callbacks,
+// or (neither) the daily comparison of the managers.
+type check struct {
+	ds    *dealMon
+	phone string
+}
+
+// timer identifies a phone's or the anomaly check on the agenda.
 type timer struct {
 	at    time.Time
-	deal  string
 	phone string
 	kind  string
 }
 
 const timerAnomaly = "anomaly"
 
-// schedule adds a check, once per moment and target.
+// schedule adds a phone's or the anomaly check, once per moment and
+// target.
 func (m *Monitor) schedule(t timer) {
-	if m.scheduled[t] {
+	if m.checks[t] {
 		return
 	}
-	m.scheduled[t] = true
-	m.timers.add(t.at, t)
+	m.checks[t] = true
+	m.timers.add(t.at, check{phone: t.phone})
+}
+
+// scheduleDeal adds a check of a deal's conditions, once per moment.
+// Moments are told apart as map keys would be (==, not Equal): a check
+// at the same instant in another time zone is another check.
+func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
+	for _, t := range ds.due {
+		if t == at {
+			return
+		}
+	}
+	ds.due = append(ds.due, at)
+	m.timers.add(at, check{ds: ds})
+}
+
+// unscheduleDeal takes a check that came due off the deal's list.
+func (ds *dealMon) unschedule(at time.Time) {
+	for i, t := range ds.due {
+		if t == at {
+			last := len(ds.due) - 1
+			copy(ds.due[i:], ds.due[i+1:])
+			ds.due[last] = time.Time{}
+			ds.due = ds.due[:last]
+			if len(ds.due) == 0 {
+				ds.due = nil
+			}
+			return
+		}
+	}
 }
 
 // Advance fires the timers due before now (or at now, when inclusive):
@@ -127,21 +292,22 @@ func (m *Monitor) schedule(t timer) {
 // end of a run.
 func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *Aggregate) {
 	for {
-		_, t, ok := m.timers.pop(now, inclusive)
+		at, c, ok := m.timers.pop(now, inclusive)
 		if !ok {
 			return
 		}
-		delete(m.scheduled, t)
-		if t.kind == timerAnomaly {
-			m.checkAnomalies(t.at)
-			continue
-		}
-		if t.phone != "" {
-			m.checkCallbacks(t.at, t.phone, deal)
-			continue
-		}
-		if a := deal(t.deal); a != nil {
-			m.evaluate(t.at, a)
+		switch {
+		case c.ds != nil:
+			c.ds.unschedule(at)
+			if a := deal(c.ds.id); a != nil && a.Deal != nil {
+				m.evaluateAt(at, a, c.ds)
+			}
+		case c.phone != "":
+			delete(m.checks, timer{at: at, phone: c.phone})
+			m.checkCallbacks(at, c.phone, deal)
+		default:
+			delete(m.checks, timer{at: at, kind: timerAnomaly})
+			m.checkAnomalies(at)
 		}
 	}
 }
@@ -157,16 +323,27 @@ func (m *Monitor) NextTimer() (time.Time, bool) {
 // rules are evaluated by Evaluate once every event of the same instant has
 // been folded: the state at T is the state after all of T's events.
 func (m *Monitor) Observe(e *funnelwatch.Event, prev *funnelwatch.Deal, a *Aggregate, deal func(id string) *Aggregate) {
+	var ds *dealMon
+	var sc *scope
+	if a != nil && a.Deal != nil {
+		ds = m.deal(a.Deal.ID)
+		sc = m.scopeFor(ds, a.Deal)
+	}
 	switch e.Type {
 	case funnelwatch.EventDealStageChanged, funnelwatch.EventDealCreated:
-		if a != nil && a.Deal != nil {
-			m.instant(e.At, e, prev, a.Deal)
+		if ds != nil {
+			m.instant(e.At, e, prev, a.Deal, sc)
 		}
 	case funnelwatch.EventCall:
 		m.call(e.At, e, deal)
 	}
-	m.observeActivity(e, prev, a)
-	m.recordForAnomaly(e, prev, a)
+	if ds != nil {
+		m.rates.observe(prev, a.Deal, sc, &ds.visited)
+		m.observeActivity(e, prev, a, ds, sc)
+	}
+	if m.anomalyOn {
+		m.recordForAnomaly(e, prev, a)
+	}
 }
 
 // Evaluate brings the deal's state findings up to date at now.
@@ -176,32 +353,12 @@ func (m *Monitor) Evaluate(now time.Time, a *Aggregate) {
 	}
 }
 
-// ruleFor returns the enabled rule with the id that applies to the deal
-// where it is now.
-func (m *Monitor) ruleFor(id string, d *funnelwatch.Deal) *regulations.QualityRule {
-	r := m.byID[id]
-	if r == nil {
-		return nil
-	}
-	if len(r.Pipelines) > 0 && !slices.Contains(r.Pipelines, d.Pipeline) {
-		return nil
-	}
-	if len(r.Stages) > 0 && !slices.Contains(r.Stages, d.Pipeline+"/"+d.Stage) {
-		return nil
-	}
-	return r
-}
-
 // instant opens and resolves at once the findings of a single moment:
 // a backward move, a loss without a reason, a closing stage entered with
 // required fields empty.
-func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwatch.Deal) {
-	p, ok := m.regs.Pipeline(d.Pipeline)
-	if !ok {
-		return
-	}
-	st, ok := p.Stage(d.Stage)
-	if !ok {
+func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwatch.Deal, sc *scope) {
+	p, st := sc.p, sc.st
+	if p == nil || st == nil {
 		return
 	}
 	entered := prev == nil || prev.Pipeline != d.Pipeline || prev.Stage != d.Stage
@@ -210,19 +367,23 @@ func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwa
 	}
 	if prev != nil && prev.Pipeline == d.Pipeline {
 		if old, ok := p.Stage(prev.Stage); ok && isBackward(old, st) {
-			if r := m.ruleFor(regulations.RuleBackwardMove, d); r != nil {
-				m.flash(now, r, d, "")
+			if r := sc.rule[kBackward]; r != nil {
+				m.flash(now, r, d, "").Evidence = map[string]any{"from_stage": old.ID, "to_stage": st.ID, "event_id": e.ID}
 			}
 		}
 	}
 	if st.Type == funnelwatch.StageLost && d.LossReason == "" {
-		if r := m.ruleFor(regulations.RuleLostWithoutReason, d); r != nil {
-			m.flash(now, r, d, "")
+		if r := sc.rule[kLostWithoutReason]; r != nil {
+			from := ""
+			if prev != nil {
+				from = prev.Stage
+			}
+			m.flash(now, r, d, "").Evidence = map[string]any{"from_stage": from, "event_id": e.ID}
 		}
 	}
-	if st.Type.Closed() && len(missingFields(st, d, m.ruleFor(regulations.RuleRequiredFields, d))) > 0 {
-		if r := m.ruleFor(regulations.RuleRequiredFields, d); r != nil {
-			m.flash(now, r, d, "")
+	if r := sc.rule[kRequired]; r != nil && st.Type.Closed() {
+		if missing := missingFields(sc.required, d); len(missing) > 0 {
+			m.flash(now, r, d, "").Evidence = map[string]any{"missing": missing, "event_id": e.ID}
 		}
 	}
 }
@@ -238,130 +399,239 @@ func isBackward(old, st *funnelwatch.Stage) bool {
 
 // flash records a finding that opens and resolves at the same moment,
 // accountable to the deal's responsible.
-func (m *Monitor) flash(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task string) {
-	m.flashFor(now, r, d, task, d.Responsible)
+func (m *Monitor) flash(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task string) *Violation {
+	return m.flashFor(now, r, d, task, d.Responsible)
 }
 
 // flashFor is flash accountable to a given user.
-func (m *Monitor) flashFor(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task, user string) {
+func (m *Monitor) flashFor(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task, user string) *Violation {
 	v := m.newViolation(now, r, d, task, "", user)
-	at := now
-	v.ResolvedAt = &at
+	m.resolve(v, now)
+	return v
 }
 
 func (m *Monitor) newViolation(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, task, call, user string) *Violation {
-	v := &Violation{Rule: r.ID, Severity: r.Severity, TaskID: task, CallID: call, User: user, OpenedAt: now, Text: TextOf(r)}
+	var sc *scope
+	if d != nil {
+		sc = m.scopeOf(d.Pipeline, d.Stage)
+	}
+	return m.newViolationIn(now, r, d, sc, task, call, user)
+}
+
+// newViolationIn is newViolation with the scope of the deal's place.
+func (m *Monitor) newViolationIn(now time.Time, r *regulations.QualityRule, d *funnelwatch.Deal, sc *scope, task, call, user string) *Violation {
+	text, ok := m.texts[r]
+	if !ok {
+		text = TextOf(r)
+	}
+	v := &Violation{Rule: r.ID, Severity: r.Severity, TaskID: task, CallID: call, User: user, OpenedAt: now, Text: text}
 	if v.Severity == "" {
 		v.Severity = regulations.SeverityViolation
 	}
 	if d != nil {
 		v.DealID, v.Pipeline, v.Stage = d.ID, d.Pipeline, d.Stage
+		v.Amount, v.WinRate = d.Amount, m.rates.rate(sc)
 	}
-	m.all = append(m.all, v)
+	if !m.forget {
+		m.all = append(m.all, v)
+	}
+	m.touch(v)
 	return v
 }
 
-// cond is a condition of a state rule that holds now, or will from a
-// moment (threshold) unless something changes first.
-type cond struct {
-	key       vkey
-	rule      *regulations.QualityRule
-	user      string
-	threshold time.Time // zero: holds now; else holds from then
-}
-
-// conditions lists the state rules' conditions on the aggregate now.
-func (m *Monitor) conditions(a *Aggregate) []cond {
-	d := a.Deal
-	var out []cond
-	addCall := func(rule, task, call, user string, threshold time.Time) {
-		if r := m.ruleFor(rule, d); r != nil {
-			out = append(out, cond{key: vkey{rule: r.ID, deal: d.ID, task: task, call: call}, rule: r, user: user, threshold: threshold})
-		}
-	}
-	add := func(rule string, task, user string, threshold time.Time) { addCall(rule, task, "", user, threshold) }
-	dealOpen := d.Open()
-	nOpen := 0
-	for _, t := range openTasks(a) {
-		nOpen++
-		if !taskCounts(d, t) {
-			continue
-		}
-		user := t.Assignee
-		if user == "" {
-			user = d.Responsible
-		}
-		if t.Due == nil {
-			add(regulations.RuleTaskNoDue, t.ID, user, time.Time{})
-		} else {
-			add(regulations.RuleTaskOverdue, t.ID, user, *t.Due)
-		}
-	}
-	if !dealOpen {
-		return out
-	}
-	if nOpen == 0 {
-		add(regulations.RuleNoNextTask, "", d.Responsible, time.Time{})
-	}
-	p, ok := m.regs.Pipeline(d.Pipeline)
-	if !ok {
-		return out
-	}
-	st, _ := p.Stage(d.Stage)
-	m.activityConditions(a, st, addCall)
-	if p.Lifetime > 0 {
-		add(regulations.RulePipelineLifetime, "", d.Responsible, d.PipelineEnteredAt.Add(p.Lifetime))
-	}
-	if st == nil {
-		return out
-	}
-	if st.SLA > 0 {
-		add(regulations.RuleStageSLA, "", d.Responsible, d.StageEnteredAt.Add(st.SLA))
-	}
-	if len(missingFields(st, d, m.ruleFor(regulations.RuleRequiredFields, d))) > 0 {
-		add(regulations.RuleRequiredFields, "", d.Responsible, time.Time{})
-	}
-	return out
+// evaluation is one evaluation of a deal under way.
+type evaluation struct {
+	now  time.Time
+	a    *Aggregate
+	ds   *dealMon
+	sc   *scope
+	held uint64
+	// due: only the conditions that fall due now are taken (see
+	// evaluateAt).
+	due bool
 }
 
 // evaluate brings the deal's state findings up to date at now: conditions
 // that hold (past their grace) open, those that no longer hold resolve,
-// and the moments at which something may change get timers.
+// and the moments at which something may change get timers. The
+// conditions are taken in a fixed order (tasks by id, then the deal's),
+// which is the order their findings open in.
 func (m *Monitor) evaluate(now time.Time, a *Aggregate) {
+	m.evaluateDeal(now, a, m.deal(a.Deal.ID), false)
+}
+
+// evaluateAt is the check of a deal at one of its deadlines. When the
+// deal has not changed since it was last evaluated, its conditions have
+// not changed either: those that held still hold, and only those whose
+// threshold (a due time, an SLA, a limit) is now can begin to hold — the
+// others passed theirs at their own checks. So only those are taken,
+// unless a condition's grace ends now (then everything is, as after a
+// change). This gives what a full evaluation gives, at a fraction of
+// its cost: most checks are of deals with many conditions of which one
+// falls due.
+func (m *Monitor) evaluateAt(now time.Time, a *Aggregate, ds *dealMon) {
+	due := ds.lastAgg == a && ds.lastRev == a.rev
+	if due {
+		if _, late := m.late[ds.id]; late {
+			due = false
+		}
+	}
+	if due {
+		for _, s := range ds.since {
+			if s.since.Add(s.rule.Grace).Equal(now) {
+				due = false
+				break
+			}
+		}
+	}
+	m.evaluateDeal(now, a, ds, due)
+}
+
+func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due bool) {
 	d := a.Deal
-	holding := map[vkey]bool{}
-	for _, c := range m.conditions(a) {
-		if !c.threshold.IsZero() && now.Before(c.threshold) {
-			m.schedule(timer{at: c.threshold, deal: d.ID})
+	sc := m.scopeFor(ds, d)
+	m.epoch++
+	x := &evaluation{now: now, a: a, ds: ds, sc: sc, held: m.epoch, due: due}
+	tasks := a.openTasks()
+	for _, t := range tasks {
+		if !taskCounts(d, t) {
 			continue
 		}
-		holding[c.key] = true
-		if _, open := m.open.get(c.key); open {
-			continue
-		}
-		since, ok := m.since.get(c.key)
-		if !ok {
-			since = now
-			m.since.set(c.key, since)
-		}
-		if deadline := since.Add(c.rule.Grace); now.Before(deadline) {
-			m.schedule(timer{at: deadline, deal: d.ID})
-			continue
-		}
-		m.open.set(c.key, m.newViolation(now, c.rule, d, c.key.task, c.key.call, c.user))
-		m.since.del(c.key)
-	}
-	// Callback findings belong to the phone, not the deal's state.
-	for k := range m.since[d.ID] {
-		if k.rule != regulations.RuleMissedCallCallback && !holding[k] {
-			m.since.del(k)
+		if t.Due == nil {
+			if !due {
+				m.cond(x, sc.rule[kTaskNoDue], t.ID, "", taskUser(t, d), time.Time{})
+			}
+		} else if !due || t.Due.Equal(now) {
+			m.cond(x, sc.rule[kTaskOverdue], t.ID, "", taskUser(t, d), *t.Due)
 		}
 	}
-	for k, v := range m.open[d.ID] {
-		if k.rule != regulations.RuleMissedCallCallback && !holding[k] {
-			at := now
-			v.ResolvedAt = &at
-			m.open.del(k)
+	if d.Open() {
+		if len(tasks) == 0 && !due {
+			m.cond(x, sc.rule[kNoNextTask], "", "", d.Responsible, time.Time{})
+		}
+		if p := sc.p; p != nil {
+			m.activityConditions(x, sc)
+			if p.Lifetime > 0 {
+				m.cond(x, sc.rule[kLifetime], "", "", d.Responsible, d.PipelineEnteredAt.Add(p.Lifetime))
+			}
+			if st := sc.st; st != nil {
+				if st.SLA > 0 {
+					m.cond(x, sc.rule[kStageSLA], "", "", d.Responsible, d.StageEnteredAt.Add(st.SLA))
+				}
+				if r := sc.rule[kRequired]; r != nil && !due && anyMissing(sc.required, d) {
+					m.cond(x, r, "", "", d.Responsible, time.Time{})
+				}
+			}
+		}
+	}
+	if due {
+		return // nothing stopped holding: the deal has not changed
+	}
+	ds.lastAgg, ds.lastRev = a, a.rev
+	// Conditions that no longer hold stop waiting out their grace.
+	kept := ds.since[:0]
+	for _, s := range ds.since {
+		if s.held == x.held {
+			kept = append(kept, s)
+		}
+	}
+	clear(ds.since[len(kept):])
+	ds.since = kept
+	if len(kept) == 0 {
+		ds.since = nil
+	}
+	at := now
+	if late, ok := m.late[d.ID]; ok {
+		delete(m.late, d.ID)
+		at = late
+	}
+	// Findings whose condition no longer holds resolve.
+	open := ds.open[:0]
+	for _, o := range ds.open {
+		if o.held != x.held {
+			m.resolve(o.v, later(at, o.v.OpenedAt))
+			m.unlist(d.ID, o.v)
+			continue
+		}
+		open = append(open, o)
+	}
+	clear(ds.open[len(open):])
+	ds.open = open
+	if len(open) == 0 {
+		ds.open = nil
+	}
+}
+
+// taskUser is who a task's finding is accountable to.
+func taskUser(t *funnelwatch.Task, d *funnelwatch.Deal) string {
+	if t.Assignee != "" {
+		return t.Assignee
+	}
+	return d.Responsible
+}
+
+// cond takes one condition of the deal: rule r on the deal, or on its
+// task or call, accountable to user; it holds from threshold (zero: it
+// holds now).
+func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, task, call, user string, threshold time.Time) {
+	if r == nil {
+		return
+	}
+	now := x.now
+	if x.due && (threshold.IsZero() || !threshold.Equal(now)) {
+		return
+	}
+	if !threshold.IsZero() && now.Before(threshold) {
+		m.scheduleDeal(x.ds, threshold)
+		return
+	}
+	sub := task
+	if call != "" {
+		sub = call
+	}
+	ds := x.ds
+	for i := range ds.open {
+		if o := &ds.open[i]; o.rule == r && o.sub == sub {
+			o.held = x.held
+			return
+		}
+	}
+	i := -1
+	for j := range ds.since {
+		if ds.since[j].rule == r && ds.since[j].sub == sub {
+			i = j
+			break
+		}
+	}
+	since := now
+	if i >= 0 {
+		since = ds.since[i].since
+		ds.since[i].held = x.held
+	}
+	if deadline := since.Add(r.Grace); now.Before(deadline) {
+		if i < 0 {
+			ds.since = append(ds.since, sinceEntry{rule: r, sub: sub, since: since, held: x.held})
+		}
+		m.scheduleDeal(ds, deadline)
+		return
+	}
+	if i >= 0 {
+		ds.since[i].held = 0 // dropped after the evaluation
+	}
+	d := x.a.Deal
+	v := m.newViolationIn(now, r, d, x.sc, task, call, user)
+	v.Evidence = evidenceOf(r, threshold, task, x.a, since)
+	ds.open = append(ds.open, openEntry{rule: r, sub: sub, v: v, held: x.held})
+	m.open[d.ID] = append(m.open[d.ID], v)
+}
+
+// unlist takes a finding off its deal's open list.
+func (m *Monitor) unlist(deal string, v *Violation) {
+	vs := m.open[deal]
+	for i, o := range vs {
+		if o == v {
+			m.dropOpen(deal, i)
+			return
 		}
 	}
 }
@@ -370,17 +640,15 @@ func (m *Monitor) evaluate(now time.Time, a *Aggregate) {
 // outbound call to the same number; any later one is the callback.
 func (m *Monitor) call(now time.Time, e *funnelwatch.Event, deal func(id string) *Aggregate) {
 	c := e.Call
-	key := phone.Key(c.Phone)
+	key := m.phones.key(c.Phone)
 	if key == "" {
 		return
 	}
 	if c.Direction == funnelwatch.DirectionOut {
 		for _, mc := range m.missed[key] {
-			k := vkey{rule: regulations.RuleMissedCallCallback, deal: mc.deal, call: mc.id}
-			if v, ok := m.open.get(k); ok {
-				at := now
-				v.ResolvedAt = &at
-				m.open.del(k)
+			if v, i := m.openCallback(mc); v != nil {
+				m.resolve(v, now)
+				m.dropOpen(mc.deal, i)
 			}
 		}
 		delete(m.missed, key)
@@ -405,14 +673,36 @@ func (m *Monitor) call(now time.Time, e *funnelwatch.Event, deal func(id string)
 	if d != nil && d.Responsible != "" {
 		user = d.Responsible
 	}
-	mc := &missedCall{id: c.ID, deal: e.DealID, user: user, deadline: c.StartedAt.Add(limit + r.Grace)}
+	mc := &missedCall{id: c.ID, deal: e.DealID, user: user, started: c.StartedAt, deadline: c.StartedAt.Add(limit + r.Grace)}
 	m.missed[key] = append(m.missed[key], mc)
 	m.schedule(timer{at: mc.deadline, phone: key})
 }
 
+// openCallback returns the open callback finding of a missed call and its
+// index among its deal's open findings.
+func (m *Monitor) openCallback(mc *missedCall) (*Violation, int) {
+	for i, v := range m.open[mc.deal] {
+		if v.kind == findCallback && v.CallID == mc.id {
+			return v, i
+		}
+	}
+	return nil, -1
+}
+
+// dropOpen removes the i-th open finding of a deal.
+func (m *Monitor) dropOpen(deal string, i int) {
+	vs := m.open[deal]
+	vs = append(vs[:i], vs[i+1:]...)
+	if len(vs) == 0 {
+		delete(m.open, deal)
+		return
+	}
+	m.open[deal] = vs
+}
+
 func (m *Monitor) callRule(d *funnelwatch.Deal) *regulations.QualityRule {
 	if d != nil {
-		return m.ruleFor(regulations.RuleMissedCallCallback, d)
+		return m.scopeOf(d.Pipeline, d.Stage).rule[kCallback]
 	}
 	for _, r := range m.rules {
 		if r.ID == regulations.RuleMissedCallCallback && len(r.Pipelines) == 0 && len(r.Stages) == 0 {
@@ -426,8 +716,7 @@ func (m *Monitor) callRule(d *funnelwatch.Deal) *regulations.QualityRule {
 // passed without a callback.
 func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string) *Aggregate) {
 	for _, mc := range m.missed[key] {
-		k := vkey{rule: regulations.RuleMissedCallCallback, deal: mc.deal, call: mc.id}
-		if _, open := m.open.get(k); open || mc.deadline.After(now) {
+		if v, _ := m.openCallback(mc); v != nil || mc.deadline.After(now) {
 			continue
 		}
 		var d *funnelwatch.Deal
@@ -438,17 +727,35 @@ func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string)
 		if r == nil {
 			continue
 		}
-		m.open.set(k, m.newViolation(now, r, d, "", mc.id, mc.user))
+		v := m.newViolation(now, r, d, "", mc.id, mc.user)
+		v.kind = findCallback
+		v.Evidence = map[string]any{"call_id": mc.id, "phone": key, "started_at": mc.started, "limit": (mc.deadline.Sub(mc.started) - r.Grace).String(), "deadline": mc.deadline}
+		m.open[mc.deal] = append(m.open[mc.deal], v)
 	}
 }
 
-// missingFields returns the required fields of the stage (and the rule's
-// extra ones) that the deal leaves empty.
-func missingFields(st *funnelwatch.Stage, d *funnelwatch.Deal, r *regulations.QualityRule) []string {
-	fields := st.RequiredFields
-	if r != nil && len(r.Fields) > 0 {
-		fields = append(slices.Clone(fields), r.Fields...)
+// phoneKeys remembers the last numbers normalised: a deal's calls come
+// from the same few numbers.
+type phoneKeys struct {
+	raw, norm [4]string
+	n         int
+}
+
+func (p *phoneKeys) key(raw string) string {
+	for i := range p.raw {
+		if p.raw[i] == raw && p.norm[i] != "" {
+			return p.norm[i]
+		}
 	}
+	k := phone.Key(raw)
+	i := p.n % len(p.raw)
+	p.raw[i], p.norm[i] = raw, k
+	p.n++
+	return k
+}
+
+// missingFields returns the fields that the deal leaves empty.
+func missingFields(fields []string, d *funnelwatch.Deal) []string {
 	var missing []string
 	for _, f := range fields {
 		if empty(fieldValue(d, f)) {
@@ -456,6 +763,16 @@ func missingFields(st *funnelwatch.Stage, d *funnelwatch.Deal, r *regulations.Qu
 		}
 	}
 	return missing
+}
+
+// anyMissing reports whether the deal leaves one of the fields empty.
+func anyMissing(fields []string, d *funnelwatch.Deal) bool {
+	for _, f := range fields {
+		if empty(fieldValue(d, f)) {
+			return true
+		}
+	}
+	return false
 }
 
 func fieldValue(d *funnelwatch.Deal, name string) any {

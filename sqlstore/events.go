@@ -212,8 +212,11 @@ func (tx *Tx) Events(ctx context.Context, f funnelwatch.EventFilter) ([]funnelwa
 		if err := rows.Scan(&seq, &received, &dealID, &payload); err != nil {
 			return nil, err
 		}
-		var e funnelwatch.Event
-		if err := json.Unmarshal([]byte(payload), &e); err != nil {
+		// The payload is the event as it came (or as the engine made
+		// it): decoded as ingest decodes it, so defaults (a call's
+		// started_at and answered) are the same.
+		e, err := funnelwatch.DecodeEvent([]byte(payload))
+		if err != nil {
 			return nil, fmt.Errorf("decode stored event %d: %w", seq, err)
 		}
 		if e.DealID == "" {

@@ -289,6 +289,25 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+// Times that are plain time.Time in the domain, zero for none (an action's
+// next attempt, the engine's clock), are stored as 0 in NOT NULL columns
+// and read back as the zero time. The Unix epoch itself reads as none; no
+// time the product records is that old.
+
+func microsOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicrosOrZero(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return fromMicros(us)
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1

@@ -24,6 +24,12 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Deals", func(t *testing.T) { testDeals(t, open) })
 	t.Run("Tasks", func(t *testing.T) { testTasks(t, open) })
 	t.Run("CallsNotesContacts", func(t *testing.T) { testActivity(t, open) })
+	t.Run("Violations", func(t *testing.T) { testViolations(t, open) })
+	t.Run("ViolationUpsert", func(t *testing.T) { testViolationUpsert(t, open) })
+	t.Run("Actions", func(t *testing.T) { testActions(t, open) })
+	t.Run("ActionsMany", func(t *testing.T) { testActionsMany(t, open) })
+	t.Run("EngineState", func(t *testing.T) { testEngineState(t, open) })
+	t.Run("ActiveDeals", func(t *testing.T) { testActiveDeals(t, open) })
 	t.Run("Ingest", func(t *testing.T) { RunIngest(t, open) })
 	t.Run("Lease", func(t *testing.T) { testLease(t, open) })
 }

@@ -79,10 +79,10 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if *format == "json" {
-		out := map[string]any{"violations": violationsJSON(res.Violations, regs.Location), "actions": actionsJSON(res.Actions, regs.Location)}
+		out := map[string]any{"violations": violationsJSON(res.Violations, regs.Location), "actions": engine.ActionViews(res.Actions, regs.Location)}
 		if old != nil {
 			out = map[string]any{"new": out, "old": map[string]any{"violations": violationsJSON(old.Violations, regs.Location),
-				"actions": actionsJSON(old.Actions, regs.Location)}}
+				"actions": engine.ActionViews(old.Actions, regs.Location)}}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
@@ -159,42 +159,6 @@ func violationsJSON(vs []*engine.Violation, loc *time.Location) []violationJSON 
 		if v.ResolvedAt != nil {
 			s := v.ResolvedAt.In(loc).Format(time.RFC3339)
 			j.ResolvedAt = &s
-		}
-		out = append(out, j)
-	}
-	return out
-}
-
-type actionJSON struct {
-	Type       string   `json:"type"`
-	At         string   `json:"at"`
-	DealID     string   `json:"deal_id,omitempty"`
-	Rule       string   `json:"rule"`
-	Trigger    string   `json:"trigger"`
-	Key        string   `json:"key"`
-	TaskID     string   `json:"task_id,omitempty"`
-	Assignee   string   `json:"assignee,omitempty"`
-	Text       string   `json:"text,omitempty"`
-	Due        string   `json:"due,omitempty"`
-	Kind       string   `json:"kind,omitempty"`
-	To         string   `json:"to,omitempty"`
-	NewDealID  string   `json:"new_deal_id,omitempty"`
-	Recipients []string `json:"recipients,omitempty"`
-	Template   string   `json:"template,omitempty"`
-	Channel    string   `json:"channel,omitempty"`
-	URL        string   `json:"url,omitempty"`
-}
-
-// actionsJSON renders actions in the backtest contract, in the order they
-// were decided (time order).
-func actionsJSON(xs []*engine.Action, loc *time.Location) []actionJSON {
-	out := make([]actionJSON, 0, len(xs))
-	for _, x := range xs {
-		j := actionJSON{Type: string(x.Type), At: x.At.In(loc).Format(time.RFC3339), DealID: x.DealID, Rule: x.Rule,
-			Trigger: string(x.Trigger), Key: x.Key, TaskID: x.TaskID, Assignee: x.Assignee, Text: x.Text, Kind: x.Kind,
-			To: x.To, NewDealID: x.NewDealID, Recipients: x.Recipients, Template: x.Template, Channel: x.Channel, URL: x.URL}
-		if x.Due != nil {
-			j.Due = x.Due.In(loc).Format(time.RFC3339)
 		}
 		out = append(out, j)
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	_ "embed"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch/bench"
 	"github.com/funnelwatch/funnelwatch/regulations"
@@ -15,52 +17,186 @@ import (
 //go:embed bench_regulations.yaml
 var benchRegulations []byte
 
-// runBench measures the ingest path against a baseline taken in the same
-// run (DESIGN §9: numbers beside a baseline, never a timed test).
+const benchUsage = `bench ingest [--events N] [--batch N] [--clients N] [--rules]
+  | bench latency [--rate N] [--seconds N] [--history N]
+  | bench memory [--deals N]`
+
+// runBench measures funnelwatch against a baseline taken in the same run
+// (DESIGN §9: numbers beside a baseline, never a timed test).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "ingest" {
-		return usageErr("bench ingest [--events N] [--batch N]")
+	if len(args) == 0 {
+		return usageErr("%s", benchUsage)
 	}
+	switch args[0] {
+	case "ingest":
+		return benchIngest(ctx, args[1:], stdout, stderr)
+	case "latency":
+		return benchLatency(ctx, args[1:], stdout, stderr)
+	case "memory":
+		return benchMemory(ctx, args[1:], stdout, stderr)
+	}
+	return usageErr("%s", benchUsage)
+}
+
+// benchFlags are the flags every benchmark takes.
+type benchFlags struct {
+	dir        *string
+	cpuprofile *string
+}
+
+func addBenchFlags(fs *flag.FlagSet) benchFlags {
+	return benchFlags{
+		dir:        fs.String("dir", "", "directory for the databases (default: a temporary one, removed after)"),
+		cpuprofile: fs.String("cpuprofile", "", "write a CPU profile of the measured path to this file"),
+	}
+}
+
+// setUp makes the working directory (removed by the returned cleanup when
+// temporary), opens the profile file and parses the bench regulations.
+func (b benchFlags) setUp() (dir string, profile io.Writer, regs *regulations.Regulations, cleanup func(), err error) {
+	var closers []func()
+	cleanup = func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	dir = *b.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "funnelwatch-bench-"); err != nil {
+			return
+		}
+		closers = append(closers, func() { os.RemoveAll(dir) })
+	}
+	if *b.cpuprofile != "" {
+		f, e := os.Create(*b.cpuprofile)
+		if e != nil {
+			cleanup()
+			return "", nil, nil, nil, e
+		}
+		closers = append(closers, func() { f.Close() })
+		profile = f
+	}
+	if regs, err = regulations.Parse(benchRegulations); err != nil {
+		cleanup()
+		return "", nil, nil, nil, err
+	}
+	return dir, profile, regs, cleanup, nil
+}
+
+func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench ingest", stderr)
 	n := fs.Int("events", 1_000_000, "events to ingest")
 	batch := fs.Int("batch", 1000, "events per API request")
 	clients := fs.Int("clients", 2, "concurrent HTTP clients, each sending the events of its own deals")
-	dir := fs.String("dir", "", "directory for the databases (default: a temporary one, removed after)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	if err := fs.Parse(args[1:]); err != nil {
+	rules := fs.Bool("rules", false, "run the rules engine (every quality rule and automation of the bench regulations) and wait until it has evaluated every event")
+	bf := addBenchFlags(fs)
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *n < 1 || *batch < 1 {
-		return usageErr("--events and --batch must be positive")
+	if *n < 1 || *batch < 1 || *clients < 1 {
+		return usageErr("--events, --batch and --clients must be positive")
 	}
-	if *dir == "" {
-		tmp, err := os.MkdirTemp("", "funnelwatch-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		*dir = tmp
-	}
-	regs, err := regulations.Parse(benchRegulations)
+	dir, profile, regs, cleanup, err := bf.setUp()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s)…\n", *n, *batch, *clients)
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	defer cleanup()
+	o := bench.IngestOptions{Events: *n, Batch: *batch, Clients: *clients, Profile: profile}
+	if !*rules {
+		fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s)…\n", *n, *batch, *clients)
+		rep, err := bench.Ingest(ctx, dir, &regs.Funnel, o)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		fmt.Fprint(stdout, rep)
+		return nil
 	}
-	rep, err := bench.Ingest(ctx, *dir, &regs.Funnel, *n, *batch, *clients)
+	fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s), rules engine on…\n", *n, *batch, *clients)
+	rep, err := bench.IngestRules(ctx, dir, regs, o)
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, rep)
 	return nil
+}
+
+func benchLatency(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench latency", stderr)
+	rate := fs.Int("rate", 1000, "events per second to send")
+	seconds := fs.Float64("seconds", 20, "how long to send")
+	history := fs.Int("history", 0, "events of the same company in the log before the clock starts")
+	bf := addBenchFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rate < 1 || *seconds <= 0 {
+		return usageErr("--rate and --seconds must be positive")
+	}
+	dir, profile, regs, cleanup, err := bf.setUp()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if *history < 0 {
+		return usageErr("--history must not be negative")
+	}
+	fmt.Fprintf(stdout, "posting %d events/s for %gs over loopback HTTP, rules engine on the wall clock, %d events of history…\n", *rate, *seconds, *history)
+	rep, err := bench.Latency(ctx, dir, regs, bench.LatencyOptions{Rate: *rate, Duration: time.Duration(*seconds * float64(time.Second)),
+		History: *history, Profile: profile})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep)
+	return nil
+}
+
+func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench memory", stderr)
+	deals := fs.Int("deals", 1_000_000, "open deals, each with deadlines pending")
+	memprofile := fs.String("memprofile", "", "write a heap profile, taken with the engine holding the deals, to this file")
+	bf := addBenchFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *deals < 1 {
+		return usageErr("--deals must be positive")
+	}
+	dir, profile, regs, cleanup, err := bf.setUp()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fmt.Fprintf(stdout, "loading %d open deals with deadlines, then the rules engine…\n", *deals)
+	stop, err := startCPUProfile(profile)
+	if err != nil {
+		return err
+	}
+	o := bench.MemoryOptions{Deals: *deals}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.HeapProfile = f
+	}
+	rep, err := bench.Memory(ctx, dir, regs, o)
+	stop()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep)
+	return nil
+}
+
+// startCPUProfile starts a CPU profile into w (nothing when w is nil) and
+// returns what stops it.
+func startCPUProfile(w io.Writer) (func(), error) {
+	if w == nil {
+		return func() {}, nil
+	}
+	if err := pprof.StartCPUProfile(w); err != nil {
+		return nil, err
+	}
+	return pprof.StopCPUProfile, nil
 }

@@ -79,6 +79,27 @@ func crashBatches(deals, perBatch int) [][]byte {
 	return out
 }
 
+// noRobots is the contract example's funnel with its quality rules and no
+// automations.
+const noRobots = `company: ZolotarevAuto
+timezone: Europe/Moscow
+users:
+  - {id: sergey, name: Сергей, role: supervisor}
+  - {id: roman, name: Роман, role: manager, supervisor: sergey}
+pipelines:
+  - id: sales
+    name: Основная воронка
+    stages:
+      - {id: target, name: Целевой клиент, sla: 2h}
+      - {id: contact, name: Контакт установлен, sla: 1d}
+      - {id: won, name: Успешно реализовано, type: won}
+      - {id: lost, name: Закрыто и не реализовано, type: lost}
+quality:
+  - {rule: no_next_task, grace: 10m}
+  - {rule: task_overdue}
+  - {rule: stage_sla}
+`
+
 func postBatch(url string, body []byte) (accepted, duplicates int, err error) {
 	req, _ := http.NewRequest("POST", url+"/api/v1/events", strings.NewReader(string(body)))
 	req.Header.Set("Authorization", "Bearer crash")
@@ -107,8 +128,16 @@ func TestKill9DuringIngestLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}
-	db := "sqlite:" + filepath.Join(t.TempDir(), "crash.db")
-	args := []string{"serve", "--regulations", example, "--db", db, "--addr", "127.0.0.1:0"}
+	dir := t.TempDir()
+	// A funnel without robots: what is checked here is that the log and
+	// the state folded from it survive the kill (the robots' side has its
+	// own test, TestKill9WhileActingDoublesNothing).
+	regs := filepath.Join(dir, "regulations.yaml")
+	if err := os.WriteFile(regs, []byte(noRobots), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + filepath.Join(dir, "crash.db")
+	args := []string{"serve", "--regulations", regs, "--db", db, "--addr", "127.0.0.1:0"}
 	const deals = 1500
 	batches := crashBatches(deals, 97)
 

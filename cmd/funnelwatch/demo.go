@@ -108,5 +108,8 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 		a.close()
 		return nil, nil, err
 	}
+	// The generated log is a recorded history with the CRM's robots'
+	// work in it: the engine observes the automations up to its end.
+	a.live.ObserveUntil = now.Truncate(time.Minute)
 	return a, co, nil
 }

@@ -147,8 +147,29 @@ func importEvents(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := a.ingestor.Sync(ctx); err != nil {
 		return err
 	}
+	if err := markHistory(ctx, a); err != nil {
+		return err
+	}
 	t.print(stdout, fs.Arg(0), time.Since(start))
 	return nil
+}
+
+// markHistory records that what was imported is a recorded history: the
+// CRM's own robots acted in it, so the engine observes the automations
+// up to its latest event instead of acting again (DESIGN §4.3, observe).
+func markHistory(ctx context.Context, a *app) error {
+	latest := a.ingestor.Latest()
+	if latest.IsZero() {
+		return nil
+	}
+	return a.store.Update(ctx, workspaceID, func(tx funnelwatch.Tx) error {
+		st, err := tx.EngineState(ctx)
+		if err != nil || !latest.After(st.ObserveUntil) {
+			return err
+		}
+		st.ObserveUntil = latest
+		return tx.SetEngineState(ctx, st)
+	})
 }
 
 // kvFlag parses "a=b,c=d" lists.
@@ -260,6 +281,9 @@ func importDeals(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if err := a.ingestor.Sync(ctx); err != nil {
+		return err
+	}
+	if err := markHistory(ctx, a); err != nil {
 		return err
 	}
 	t.print(stdout, fmt.Sprintf("%s (%d rows)", fs.Arg(0), res.Rows), time.Since(start))

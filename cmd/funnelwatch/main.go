@@ -31,7 +31,9 @@ Usage:
   funnelwatch import   events --regulations FILE [--db URL] FILE.ndjson
   funnelwatch import   deals  --regulations FILE [--db URL] --map … FILE.csv
   funnelwatch backtest --regulations FILE --events FILE.ndjson [--until RFC3339] [--format json] [--mode simulate|observe] [--compare OLD.yaml]
-  funnelwatch bench    ingest [--events N] [--batch N] [--clients N]
+  funnelwatch bench    ingest [--events N] [--batch N] [--clients N] [--rules]
+  funnelwatch bench    latency [--rate N] [--seconds N] [--history N]
+  funnelwatch bench    memory [--deals N]
 
 Environment: FUNNELWATCH_API_TOKEN (admin API token), FUNNELWATCH_DB,
 FUNNELWATCH_ADDR, FUNNELWATCH_REGULATIONS, FUNNELWATCH_DATA.

@@ -124,8 +124,11 @@ func TestServeIngestAndPage(t *testing.T) {
 	t.Setenv("FUNNELWATCH_API_TOKEN", "s3cret")
 	db := "sqlite:" + filepath.Join(t.TempDir(), "fw.db")
 	url, _ := start(t, "serve", "--regulations", example, "--db", db, "--addr", "127.0.0.1:0")
-	body := `[{"id":"e1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","stage":"target","responsible":"roman","amount":42000}},
-	{"id":"e2","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D2","pipeline":"sales","stage":"ready","responsible":"roman","amount":8000}}]`
+	// Deals of a minute ago: the regulations' robots (the 7-day lifetime
+	// move to warm-up) have no reason to move them yet.
+	at := time.Now().Add(-time.Minute).Format(time.RFC3339)
+	body := `[{"id":"e1","type":"deal.created","at":"` + at + `","deal":{"id":"D1","pipeline":"sales","stage":"target","responsible":"roman","amount":42000}},
+	{"id":"e2","type":"deal.created","at":"` + at + `","deal":{"id":"D2","pipeline":"sales","stage":"ready","responsible":"roman","amount":8000}}]`
 	req, _ := http.NewRequest("POST", url+"/api/v1/events", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer s3cret")
 	resp, err := http.DefaultClient.Do(req)

@@ -23,6 +23,7 @@ import (
 	"github.com/funnelwatch/funnelwatch/sqlite"
 	"github.com/funnelwatch/funnelwatch/sqlstore"
 	"github.com/funnelwatch/funnelwatch/web"
+	"github.com/funnelwatch/funnelwatch/webhook"
 )
 
 // workspaceID is the workspace a single-company install keeps its data in.
@@ -97,7 +98,9 @@ type app struct {
 	store    *sqlstore.Store
 	regs     *regulations.Regulations
 	ingestor *engine.Ingestor
-	release  func() error // the workspace's ingest lease
+	live     *engine.Live       // the regulations, on the wall clock
+	outbox   *engine.Dispatcher // delivers the actions that leave funnelwatch
+	release  func() error       // the workspace's ingest lease
 	api      *api.Server
 	handler  http.Handler
 	log      *slog.Logger
@@ -122,8 +125,14 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	}
 	a := &app{store: store, regs: regs, log: log, release: release}
 	a.ingestor = &engine.Ingestor{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel}
+	a.live = &engine.Live{Store: store, Workspace: workspaceID, Regs: regs, Ingestor: a.ingestor, Logger: log}
+	a.ingestor.OnCommit = a.live.Notify
+	a.outbox = &engine.Dispatcher{Store: store, Workspace: workspaceID, Logger: log,
+		Deliverers: map[string]engine.Deliverer{"webhook": &webhook.Client{Secret: []byte(os.Getenv("FUNNELWATCH_WEBHOOK_SECRET"))}}}
+	a.live.OnWrite = a.outbox.Notify
 	mux := http.NewServeMux()
-	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log}
+	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log,
+		Funnel: &regs.Funnel, Engine: a.live}
 	a.api.Routes(mux)
 	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Logger: log, Sync: a.ingestor.Sync})
 	if err != nil {
@@ -189,7 +198,29 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 			a.log.Error("writing the state tables behind the log", "err", err)
 		})
 	}()
+	// The engine evaluates the log as it grows and on the clock; the
+	// outbox delivers what it decides.
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	engineDone := make(chan struct{}, 2)
+	go func() {
+		_ = a.live.Run(engineCtx, func(err error) { a.log.Error("rules engine", "err", err) })
+		engineDone <- struct{}{}
+	}()
+	go func() {
+		_ = a.outbox.Run(engineCtx, func(err error) { a.log.Error("outbox", "err", err) })
+		engineDone <- struct{}{}
+	}()
 	defer func() {
+		stopEngine()
+		<-engineDone
+		<-engineDone
+		// What the engine decided last is written before the state
+		// tables' final flush.
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := a.live.Step(final); err != nil {
+			a.log.Error("rules engine final step", "err", err)
+		}
+		cancel()
 		stopFlush()
 		if err := <-flushed; err != nil {
 			a.log.Error("final flush", "err", err)

@@ -1,0 +1,197 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/sqlite"
+)
+
+// MemSample is the process's memory at one moment, after a garbage
+// collection that returned what it could to the OS.
+type MemSample struct {
+	// RSS is the resident set (VmRSS of /proc/self/status; 0 where there
+	// is none): RSSAnon, the process's own memory (the Go heap, SQLite's
+	// page cache), plus RSSFile, pages of files mapped in (the binary,
+	// and the database, which SQLite reads through a memory map) that
+	// the kernel can drop and read again.
+	RSS, RSSAnon, RSSFile uint64
+	HeapInUse             uint64 // Go heap spans in use
+	HeapAlloc             uint64 // Go heap objects alive
+}
+
+// SampleMemory collects garbage, returns freed memory to the OS and reads
+// the process's memory.
+func SampleMemory() MemSample {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := MemSample{HeapInUse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return s
+	}
+	s.RSS, s.RSSAnon, s.RSSFile = statusBytes(status, "VmRSS:"), statusBytes(status, "RssAnon:"), statusBytes(status, "RssFile:")
+	return s
+}
+
+// statusBytes reads a "Key:   123456 kB" line of /proc/self/status.
+func statusBytes(status []byte, key string) uint64 {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(key))
+		if !ok {
+			continue
+		}
+		if f := bytes.Fields(rest); len(f) > 0 {
+			kb, _ := strconv.ParseUint(string(f[0]), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// MemoryReport holds the figures of one memory run (DESIGN §9: 1,000,000
+// open deals and 1,000,000 pending deadlines in < 1 GiB RSS).
+type MemoryReport struct {
+	Deals  int
+	Events int
+	// Start is the process before the store was filled; Cache after the
+	// events were ingested, with the Ingestor's cache of the deals and no
+	// engine (the baseline); Engine after the engine has read the whole
+	// log and holds the deals, their open findings and deadlines.
+	Start, Cache, Engine MemSample
+	Ingest, Evaluate     time.Duration
+	Stats                engine.LiveStats
+}
+
+// String prints the samples side by side with the target.
+func (r MemoryReport) String() string {
+	mib := func(b uint64) string { return fmt.Sprintf("%7.0f MiB", float64(b)/(1<<20)) }
+	line := func(what string, s MemSample) string {
+		return fmt.Sprintf("%-64s RSS %s (anon %s, file %s)   Go heap in use %s (live %s)\n",
+			what, mib(s.RSS), mib(s.RSSAnon), mib(s.RSSFile), mib(s.HeapInUse), mib(s.HeapAlloc))
+	}
+	return fmt.Sprintf("%d open deals, %d events: ingested in %.1fs (%.0f events/s, no HTTP), evaluated by the engine in %.1fs (%.0f events/s)\n",
+		r.Deals, r.Events, r.Ingest.Seconds(), float64(r.Events)/r.Ingest.Seconds(), r.Evaluate.Seconds(), float64(r.Events)/r.Evaluate.Seconds()) +
+		line("process, store open, nothing loaded", r.Start) +
+		line("baseline: the deals in the Ingestor's cache, engine not started", r.Cache) +
+		line("with the engine holding them", r.Engine) +
+		fmt.Sprintf("engine: %d open findings, %d pending timers; RSS %s (target < 1024 MiB with 1,000,000 deals and deadlines), engine's share %s\n",
+			r.Stats.OpenFindings, r.Stats.PendingTimers, mib(r.Engine.RSS), mib(r.Engine.RSS-min(r.Engine.RSS, r.Cache.RSS)))
+}
+
+// MemoryOptions size a memory run.
+type MemoryOptions struct {
+	Deals int // open deals to hold
+	// HeapProfile, when set, receives a heap profile taken with the
+	// engine holding the deals.
+	HeapProfile io.Writer
+}
+
+// memoryBatch is how many deals go into one ingest transaction.
+const memoryBatch = 5000
+
+// Memory fills a fresh SQLite store in dir with n open deals, each with
+// a contact, a first note by its manager and an open task due in two days
+// (so each has deadlines pending: the task's due time, the stage's SLA,
+// the pipeline's lifetime), ingested through the Ingestor in big batches;
+// then the engine reads the whole log. The process's memory is sampled
+// before, after ingest (the Ingestor's cache alone) and with the engine.
+// The deals are created 50 ms apart, so at the engine's clock (the last
+// event) no deadline has passed yet for any of them up to 1.7 million.
+func Memory(ctx context.Context, dir string, regs *regulations.Regulations, o MemoryOptions) (MemoryReport, error) {
+	n := o.Deals
+	rep := MemoryReport{Deals: n}
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "memory.db"))
+	if err != nil {
+		return rep, err
+	}
+	defer store.Close()
+	if err := store.EnsureWorkspace(ctx, workspace, "Bench"); err != nil {
+		return rep, err
+	}
+	in := &engine.Ingestor{Store: store, Workspace: workspace, Funnel: &regs.Funnel}
+	flushCtx, stopFlush := context.WithCancel(ctx)
+	defer stopFlush()
+	flushed := make(chan error, 1)
+	go func() { flushed <- in.Run(flushCtx, engine.DefaultFlushInterval, nil) }()
+	rep.Start = SampleMemory()
+
+	start := time.Now()
+	var last time.Time
+	for from := 0; from < n; from += memoryBatch {
+		batch := make([]funnelwatch.Event, 0, 3*memoryBatch)
+		for i := from; i < min(from+memoryBatch, n); i++ {
+			batch = append(batch, openDeal(i)...)
+		}
+		last = batch[len(batch)-1].At
+		res, err := in.Ingest(ctx, batch)
+		if err != nil {
+			return rep, err
+		}
+		for i, r := range res.Reasons {
+			if r != "" {
+				return rep, fmt.Errorf("bench event %s rejected: %s", batch[i].ID, r)
+			}
+		}
+		rep.Events += len(batch)
+	}
+	stopFlush()
+	if err := <-flushed; err != nil {
+		return rep, err
+	}
+	rep.Ingest = time.Since(start)
+	rep.Cache = SampleMemory()
+
+	live := &engine.Live{Store: store, Workspace: workspace, Regs: regs, Ingestor: in, Now: func() time.Time { return last }}
+	start = time.Now()
+	if err := live.Step(ctx); err != nil {
+		return rep, err
+	}
+	rep.Evaluate = time.Since(start)
+	rep.Stats = live.Stats()
+	rep.Engine = SampleMemory()
+	if o.HeapProfile != nil {
+		if err := pprof.Lookup("heap").WriteTo(o.HeapProfile, 0); err != nil {
+			return rep, err
+		}
+	}
+	runtime.KeepAlive(live)
+	runtime.KeepAlive(in)
+	return rep, nil
+}
+
+// openDeal returns the events of the i-th open deal of the memory
+// benchmark: created on the contact stage, answered with a note by its
+// manager, and given a task due in two days.
+func openDeal(i int) []funnelwatch.Event {
+	at := syntheticStart.Add(time.Duration(i) * 50 * time.Millisecond)
+	due := at.Add(48 * time.Hour)
+	id := "D" + strconv.Itoa(i)
+	users := [...]string{"roman", "olga"}
+	user := users[i%2]
+	return []funnelwatch.Event{
+		{ID: "c" + id, Type: funnelwatch.EventDealCreated, At: at, Deal: &funnelwatch.DealPayload{ID: id, Pipeline: "sales", Stage: "contact",
+			Responsible: user, Amount: float64(1000 * (3 + i%150)), Source: "avito",
+			Contact: &funnelwatch.ContactInfo{Name: "Клиент", Phone: fmt.Sprintf("+7912%07d", i%10_000_000)}}},
+		{ID: "n" + id, Type: funnelwatch.EventNoteAdded, At: at, Actor: user,
+			Note: &funnelwatch.NotePayload{ID: "N" + id, DealID: id, Author: user, Text: "Клиент просит КП, отправлю завтра утром"}},
+		{ID: "t" + id, Type: funnelwatch.EventTaskCreated, At: at,
+			Task: &funnelwatch.TaskPayload{ID: "T" + id, DealID: id, Due: &due, Text: "Отправить КП и перезвонить", Kind: "call"}},
+	}
+}

@@ -1,0 +1,529 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/regulations"
+)
+
+// Live runs the regulations in a server, on the wall clock (DESIGN §5):
+// the same replay a backtest runs, fed from the event log as batches are
+// committed, with the clock moved to the present whenever the engine has
+// caught up with the log.
+//
+// Findings, actions and the engine's checkpoint are written in one
+// transaction with the events the actions make (tasks, moves,
+// reassignments, copies), through the Ingestor, so they are events in the
+// log like any other. Every action has an idempotency key derived from
+// its automation, its cause and its index: decided again (after a crash,
+// the engine replays the log), it is a duplicate the outbox and the log
+// refuse, never a second action.
+//
+// Events that arrive after the engine's clock has passed their time (a
+// CRM's late webhook) are folded in and evaluated at the engine's clock;
+// deadlines already past fire at once. A history posted in one batch, or
+// read from the log when the server starts, is evaluated in event time,
+// exactly as a backtest would.
+type Live struct {
+	Store     funnelwatch.Store
+	Workspace string
+	Regs      *regulations.Regulations
+	Ingestor  *Ingestor
+	// Now is the wall clock (time.Now when nil).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Poll is the longest the engine sleeps when nothing is due sooner
+	// and nothing arrives (default 1s).
+	Poll time.Duration
+	// ObserveUntil, when set, marks the end of a recorded history (see
+	// funnelwatch.EngineState); it is kept in the checkpoint.
+	ObserveUntil time.Time
+	// OnWrite, when set, is called after each write that added actions
+	// (the outbox dispatcher listens).
+	OnWrite func()
+	// OnFindings, when set, is called after each write with the findings
+	// it stored, opened or resolved (benchmarks measure latency with it).
+	OnFindings func([]*funnelwatch.Violation)
+
+	mu       sync.Mutex
+	r        *replay
+	seq      int64     // the log's last seq the engine has read
+	clock    time.Time // the engine's clock: never goes back
+	state    funnelwatch.EngineState
+	started  bool
+	caught   bool
+	cron     bool // the scheduled automations are on the clock
+	stored   map[string]*funnelwatch.Violation
+	out      outputs
+	wake     chan struct{}
+	wakeOnce sync.Once
+	stats    LiveStats
+}
+
+// LiveStats are the engine's gauges.
+type LiveStats struct {
+	Seq           int64     // the log's last seq read
+	Clock         time.Time // the engine's clock
+	OpenFindings  int
+	PendingTimers int   // the monitor's checks and the automations' firings waiting
+	Events        int64 // events evaluated since start
+	Late          int64 // of which arrived after the clock had passed them
+	Actions       int64 // actions decided since start
+	Written       int64 // write transactions
+}
+
+// outputs are what waits to be written.
+type outputs struct {
+	violations map[string]*funnelwatch.Violation
+	actions    []*funnelwatch.ActionRecord
+	events     []funnelwatch.Event
+	eventOf    []int // index into actions, per event
+}
+
+func (o *outputs) empty() bool {
+	return len(o.violations) == 0 && len(o.actions) == 0 && len(o.events) == 0
+}
+
+// pageSize is how many log events the engine reads at a time.
+const pageSize = 2000
+
+func (l *Live) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Live) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}
+
+// Notify tells the engine that the log grew; it never blocks, and never
+// waits for the engine (the Ingestor calls it holding its own lock, which
+// the engine takes to write).
+func (l *Live) Notify() {
+	select {
+	case l.wakeChan() <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Live) wakeChan() chan struct{} {
+	l.wakeOnce.Do(func() { l.wake = make(chan struct{}, 1) })
+	return l.wake
+}
+
+// Stats returns the engine's gauges.
+func (l *Live) Stats() LiveStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.stats
+	s.Seq, s.Clock = l.seq, l.clock
+	if l.r != nil {
+		s.OpenFindings = l.r.monitor.OpenCount()
+		s.PendingTimers = l.r.monitor.PendingTimers() + l.r.auto.Pending()
+	}
+	return s
+}
+
+// start sets the engine up: an empty replay, the checkpoint's history
+// mark, and the findings the store has open (to close those that the
+// replay no longer finds once it has caught up).
+func (l *Live) start(ctx context.Context) error {
+	var st funnelwatch.EngineState
+	var open []*funnelwatch.Violation
+	t := true
+	err := l.Store.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		if st, err = tx.EngineState(ctx); err != nil {
+			return err
+		}
+		open, err = tx.Violations(ctx, funnelwatch.ViolationFilter{Open: &t})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if l.ObserveUntil.IsZero() {
+		l.ObserveUntil = st.ObserveUntil
+	}
+	l.state = st
+	l.stored = map[string]*funnelwatch.Violation{}
+	for _, v := range open {
+		l.stored[v.ID] = v
+	}
+	r := &replay{regs: l.Regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
+		best: map[string]string{}, monitor: NewMonitor(l.Regs), auto: NewAutomator(l.Regs), res: &BacktestResult{},
+		observeUntil: l.ObserveUntil, echo: map[string]bool{}, seen: map[string]bool{}}
+	r.monitor.Forget()
+	r.auto.Forget()
+	r.onAction = l.onAction
+	l.r = r
+	l.out.violations = map[string]*funnelwatch.Violation{}
+	l.started = true
+	return nil
+}
+
+// Step reads what the log gained, evaluates it, moves the clock to now
+// once caught up, and writes the findings and actions. Run calls it; tests
+// call it to drive the engine on a simulated wall clock.
+func (l *Live) Step(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.started {
+		if err := l.start(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		var page []funnelwatch.Event
+		err := l.Store.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
+			var err error
+			page, err = tx.Events(ctx, funnelwatch.EventFilter{AfterSeq: l.seq, BySeq: true, Limit: pageSize})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			if err := l.feed(ctx, &page[i]); err != nil {
+				return err
+			}
+		}
+		if len(page) < pageSize {
+			break
+		}
+		// Catching up on a long log: write as it goes, so what waits
+		// stays small.
+		l.collect()
+		if len(l.out.violations)+len(l.out.actions) > 5000 {
+			if err := l.write(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	l.tick(l.now())
+	l.collect()
+	if !l.caught {
+		l.caught = true
+		l.reconcile()
+	}
+	return l.write(ctx)
+}
+
+// feed evaluates one event of the log.
+func (l *Live) feed(ctx context.Context, e *funnelwatch.Event) error {
+	r := l.r
+	defer func() { l.seq = e.Seq }()
+	if key, ok := strings.CutPrefix(e.ID, "act:"); ok {
+		if r.echo[key] {
+			delete(r.echo, key) // decided and folded here already
+			return nil
+		}
+		r.seen[key] = true
+	}
+	l.stats.Events++
+	if !l.cron {
+		r.auto.Start(e.At)
+		l.cron = true
+	}
+	if e.At.Before(l.clock) {
+		l.stats.Late++
+		if e.DealID != "" {
+			r.monitor.Late(e.DealID, e.At)
+		}
+		if !r.instant.Equal(l.clock) {
+			r.settle()
+			r.instant = l.clock
+		}
+	} else if !e.At.Equal(r.instant) {
+		r.settle()
+		r.advance(e.At, false)
+		r.instant = e.At
+		l.clock = e.At
+	}
+	if a := r.aggs[e.DealID]; e.DealID != "" && a != nil && a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
+		if err := l.refold(ctx, e); err != nil {
+			return err
+		}
+	} else {
+		r.apply(e)
+	}
+	if e.At.Before(l.clock) {
+		// Each late event is evaluated on its own, so a finding it ends
+		// resolves at its time.
+		r.settle()
+	}
+	return nil
+}
+
+// refold takes an event older than the latest one of its deal: the deal
+// is folded again from its log in event-time order, as the Ingestor does,
+// and the rules see the deal as it now is.
+func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
+	r := l.r
+	var events []funnelwatch.Event
+	err := l.Store.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		events, err = tx.Events(ctx, funnelwatch.EventFilter{DealID: e.DealID})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// The events read so far, and those of actions decided here and not
+	// yet written.
+	kept := events[:0]
+	for _, x := range events {
+		if x.Seq <= e.Seq {
+			kept = append(kept, x)
+		}
+	}
+	for _, x := range l.out.events {
+		if x.DealID == e.DealID {
+			kept = append(kept, x)
+		}
+	}
+	slices.SortStableFunc(kept, func(a, b funnelwatch.Event) int { return a.At.Compare(b.At) })
+	old := r.aggs[e.DealID]
+	prev := *old.Deal
+	a := Fold(&r.regs.Funnel, kept)
+	r.aggs[e.DealID] = a
+	for id := range a.Tasks {
+		r.taskDeal[id] = e.DealID
+	}
+	r.touched = append(r.touched, e.DealID)
+	r.monitor.Observe(e, &prev, a, r.deal)
+	r.auto.OnEvent(e, &prev, a)
+	return nil
+}
+
+// tick moves the clock to now: checks and firings due by then happen.
+func (l *Live) tick(now time.Time) {
+	r := l.r
+	if !l.cron {
+		r.auto.Start(now)
+		l.cron = true
+	}
+	r.settle()
+	if now.Before(l.clock) {
+		return // the wall clock stepped back: the engine's does not
+	}
+	// Deadlines at now are checked after the events of now, which are in.
+	r.advance(now, true)
+	r.settle()
+	r.instant, l.clock = now, now
+}
+
+// onAction takes an action the replay decided to the outbox, and the
+// event it made to the log.
+func (l *Live) onAction(x *Action, e *funnelwatch.Event, observed bool, reason string) {
+	l.stats.Actions++
+	payload, _ := json.Marshal(x.View(l.Regs.Location))
+	rec := &funnelwatch.ActionRecord{Key: x.Key, Type: string(x.Type), Rule: x.Rule, DealID: x.DealID, At: x.At, Payload: payload}
+	internal := x.Type == regulations.ActionTask || x.Type == regulations.ActionMove ||
+		x.Type == regulations.ActionAssign || x.Type == regulations.ActionCopy
+	switch {
+	case observed:
+		rec.Status = funnelwatch.ActionObserved
+	case !internal:
+		rec.Status, rec.NextAttemptAt = funnelwatch.ActionPending, x.At
+	case reason != "":
+		rec.Status, rec.LastError = funnelwatch.ActionFailed, reason
+	default:
+		// Applied: by the event written with it, or already in the log.
+		rec.Status = funnelwatch.ActionDone
+		done := x.At
+		rec.DoneAt = &done
+	}
+	l.out.actions = append(l.out.actions, rec)
+	if e != nil {
+		ev := *e
+		ev.Seq = 0
+		l.out.events = append(l.out.events, ev)
+		l.out.eventOf = append(l.out.eventOf, len(l.out.actions)-1)
+	}
+}
+
+// collect takes the findings that changed into what waits to be written.
+func (l *Live) collect() {
+	for _, v := range l.r.monitor.TakeChanged() {
+		sv := storedViolation(v)
+		l.out.violations[sv.ID] = sv
+	}
+}
+
+// reconcile closes the findings the store has open that the replay of
+// the log does not (the engine's view changed since they were written:
+// a late event evaluated differently, a changed regulations file). They
+// resolve at the engine's clock.
+func (l *Live) reconcile() {
+	open := map[string]bool{}
+	for _, vs := range l.r.monitor.open {
+		for _, v := range vs {
+			open[violationID(v)] = true
+		}
+	}
+	ids := make([]string, 0, len(l.stored))
+	for id := range l.stored {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if open[id] {
+			continue
+		}
+		if _, written := l.out.violations[id]; written {
+			continue
+		}
+		v := l.stored[id]
+		at := l.clock
+		v.ResolvedAt = &at
+		l.out.violations[id] = v
+	}
+	l.stored = nil
+}
+
+// write stores the findings, the actions, their events and the
+// checkpoint in one transaction. On failure everything stays waiting for
+// the next Step.
+func (l *Live) write(ctx context.Context) error {
+	st := funnelwatch.EngineState{Seq: l.seq, Clock: l.clock, ObserveUntil: l.ObserveUntil}
+	if l.out.empty() && st == l.state {
+		return nil
+	}
+	vs := make([]*funnelwatch.Violation, 0, len(l.out.violations))
+	for _, v := range l.out.violations {
+		vs = append(vs, v)
+	}
+	slices.SortFunc(vs, func(a, b *funnelwatch.Violation) int { return strings.Compare(a.ID, b.ID) })
+	acts, evs, eventOf := l.out.actions, l.out.events, l.out.eventOf
+	_, err := l.Ingestor.IngestWith(ctx, evs, func(tx funnelwatch.Tx, res *Result) error {
+		for i := range evs {
+			a := acts[eventOf[i]]
+			if res.Outcomes[i] == Rejected {
+				a.Status, a.LastError, a.DoneAt = funnelwatch.ActionFailed, res.Reasons[i], nil
+			}
+		}
+		if err := tx.SaveViolations(ctx, vs...); err != nil {
+			return err
+		}
+		if _, err := tx.InsertActions(ctx, acts...); err != nil {
+			return err
+		}
+		return tx.SetEngineState(ctx, st)
+	})
+	if err != nil {
+		return fmt.Errorf("engine: write findings and actions: %w", err)
+	}
+	l.state = st
+	l.out = outputs{violations: map[string]*funnelwatch.Violation{}}
+	l.stats.Written++
+	if l.OnWrite != nil && len(acts) > 0 {
+		l.OnWrite()
+	}
+	if l.OnFindings != nil && len(vs) > 0 {
+		l.OnFindings(vs)
+	}
+	return nil
+}
+
+// NextDue returns when the engine next has something to check.
+func (l *Live) NextDue() (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.r == nil {
+		return time.Time{}, false
+	}
+	tm, okM := l.r.monitor.NextTimer()
+	tf, okF := l.r.auto.NextFiring()
+	switch {
+	case okM && okF:
+		if tf.Before(tm) {
+			return tf, true
+		}
+		return tm, true
+	case okM:
+		return tm, true
+	}
+	return tf, okF
+}
+
+// Run steps the engine whenever the log grows, a check falls due, or
+// Poll passes, until ctx ends. A failed step (the store unreachable) is
+// reported to onError and tried again; nothing is lost, since the log
+// and the checkpoint are the engine's memory.
+func (l *Live) Run(ctx context.Context, onError func(error)) error {
+	poll := l.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	wake := l.wakeChan()
+	failures := 0
+	for {
+		wait := poll
+		if err := l.Step(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			if onError != nil {
+				onError(err)
+			}
+			wait = min(poll*time.Duration(failures), 30*time.Second)
+		} else {
+			failures = 0
+			if next, ok := l.NextDue(); ok {
+				if d := next.Sub(l.now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// violationID names a finding by what it is about and when it opened, so
+// that evaluating the same log again finds the same row.
+func violationID(v *Violation) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%d", v.Rule, v.DealID, v.TaskID, v.CallID, v.Metric, v.User, v.OpenedAt.UnixNano())
+	return "v" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// storedViolation is the finding as the store keeps it.
+func storedViolation(v *Violation) *funnelwatch.Violation {
+	sv := &funnelwatch.Violation{ID: violationID(v), Rule: v.Rule, Severity: funnelwatch.Severity(v.Severity), Metric: v.Metric,
+		DealID: v.DealID, TaskID: v.TaskID, CallID: v.CallID, User: v.User, Pipeline: v.Pipeline, Stage: v.Stage,
+		OpenedAt: v.OpenedAt, Message: funnelwatch.Text(v.Text.Message), Recommendation: funnelwatch.Text(v.Text.Recommendation),
+		Amount: v.Amount, WinRate: v.WinRate, MoneyAtRisk: v.MoneyAtRisk()}
+	if v.ResolvedAt != nil {
+		at := *v.ResolvedAt
+		sv.ResolvedAt = &at
+	}
+	if v.Evidence != nil {
+		sv.Evidence, _ = json.Marshal(v.Evidence)
+	}
+	return sv
+}
