@@ -77,6 +77,8 @@ type ReadTx interface {
 	// Actions lists outbox actions by the filter, ordered by time, then
 	// key (with DueBy: by next attempt, then key).
 	Actions(ctx context.Context, f ActionFilter) ([]*ActionRecord, error)
+	// ActionCounts counts the outbox's actions by status.
+	ActionCounts(ctx context.Context) (map[ActionStatus]int, error)
 	// Action returns the action with the idempotency key.
 	Action(ctx context.Context, key string) (*ActionRecord, error)
 	// EngineState returns the engine's checkpoint (zero when none).

@@ -74,6 +74,22 @@ type Ingestor struct {
 	flushMu     sync.Mutex        // one Flush at a time
 	kick        chan struct{}     // wakes Run when much is pending
 	latest      time.Time         // the latest event time accepted by this Ingestor
+	counts      IngestCounts
+}
+
+// IngestCounts are the events an Ingestor has taken since it started.
+type IngestCounts struct {
+	Accepted, Duplicates, Rejected int64
+	LastSeq                        int64 // the log's last seq
+}
+
+// Counts returns what the Ingestor has taken so far.
+func (in *Ingestor) Counts() IngestCounts {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c := in.counts
+	c.LastSeq = in.pending.seq
+	return c
 }
 
 // Latest returns the latest event time this Ingestor has accepted.
@@ -170,6 +186,9 @@ func (in *Ingestor) IngestWith(ctx context.Context, events []funnelwatch.Event, 
 		return nil, err
 	}
 	in.commit(b)
+	in.counts.Accepted += int64(res.Count(Accepted))
+	in.counts.Duplicates += int64(res.Count(Duplicate))
+	in.counts.Rejected += int64(res.Count(Rejected))
 	for _, e := range b.inserted {
 		if e.At.After(in.latest) {
 			in.latest = e.At

@@ -58,8 +58,21 @@ type Dispatcher struct {
 	// Poll is the longest the dispatcher sleeps (default 1s).
 	Poll time.Duration
 
-	mu   sync.Mutex
-	wake chan struct{}
+	mu    sync.Mutex
+	wake  chan struct{}
+	stats DispatchStats
+}
+
+// DispatchStats count delivery attempts since start.
+type DispatchStats struct {
+	Delivered, Retried, Failed int64
+}
+
+// Stats returns the delivery counts.
+func (d *Dispatcher) Stats() DispatchStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
 }
 
 // DefaultBackoff waits 5 s after the first failure, doubling up to an hour.
@@ -136,6 +149,16 @@ func (d *Dispatcher) deliver(ctx context.Context, del Deliverer, a *funnelwatch.
 	if maxAttempts <= 0 {
 		maxAttempts = 10
 	}
+	d.mu.Lock()
+	switch {
+	case err == nil:
+		d.stats.Delivered++
+	case IsPermanent(err) || a.Attempts >= maxAttempts:
+		d.stats.Failed++
+	default:
+		d.stats.Retried++
+	}
+	d.mu.Unlock()
 	switch {
 	case err == nil:
 		a.Status, a.LastError, a.DoneAt = funnelwatch.ActionDone, "", &now

@@ -155,6 +155,25 @@ func (tx *Tx) Actions(ctx context.Context, f funnelwatch.ActionFilter) ([]*funne
 	return as, nil
 }
 
+// ActionCounts counts the outbox's actions by status.
+func (tx *Tx) ActionCounts(ctx context.Context) (map[funnelwatch.ActionStatus]int, error) {
+	rows, err := tx.query(ctx, `SELECT status, COUNT(*) FROM actions WHERE workspace_id = ? GROUP BY status`, tx.ws)
+	if err != nil {
+		return nil, fmt.Errorf("action counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[funnelwatch.ActionStatus]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("action counts: %w", err)
+		}
+		out[funnelwatch.ActionStatus(status)] = n
+	}
+	return out, rows.Err()
+}
+
 func scanActions(rows *sql.Rows) ([]*funnelwatch.ActionRecord, error) {
 	defer rows.Close()
 	var out []*funnelwatch.ActionRecord

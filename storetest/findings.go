@@ -358,6 +358,16 @@ func testActions(t *testing.T, open Opener) {
 		return err
 	})
 
+	// A1–A6 here (A1 kept pending), A1 alone in the other workspace.
+	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+		got, err := tx.ActionCounts(ctx)
+		want := map[funnelwatch.ActionStatus]int{pending: 4, observed: 1, done: 1}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("ActionCounts = %v, want %v", got, want)
+		}
+		return err
+	})
+
 	list := func(tx funnelwatch.ReadTx, f funnelwatch.ActionFilter) []string {
 		t.Helper()
 		as, err := tx.Actions(ctx, f)

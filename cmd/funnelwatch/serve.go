@@ -18,6 +18,7 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/api"
 	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/metrics"
 	"github.com/funnelwatch/funnelwatch/postgres"
 	"github.com/funnelwatch/funnelwatch/regulations"
 	"github.com/funnelwatch/funnelwatch/sqlite"
@@ -148,7 +149,10 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	a.handler = mux
+	m := metrics.New(metrics.Sources{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Engine: a.live,
+		Dispatcher: a.outbox, Logger: log})
+	mux.Handle("GET /metrics", m.Handler())
+	a.handler = m.Instrument(mux)
 	return a, nil
 }
 
