@@ -13,13 +13,36 @@ import (
 // lead got a response and a call, the calls waiting for a comment or a
 // change, and whether the supervisor looked at it.
 type activity struct {
-	responded    bool          // an outbound call, a note or a completed task (only whether: no rule reads when)
-	called       bool          // a call of any direction
-	supervised   bool          // the responsible's supervisor has touched it
+	responded  bool // an outbound call, a note or a completed task (only whether: no rule reads when)
+	called     bool // a call of any direction
+	supervised bool // the responsible's supervisor has touched it
+	// The rest, which most deals never need, apart (nil until then): an
+	// open deal costs memory for as long as it stays open.
+	more *activityMore
+}
+
+type activityMore struct {
 	awaitComment []pendingCall // answered calls with no note since
 	awaitUpdate  []pendingCall // answered calls with no change to the deal since
 	reschedules  []taskCount   // reschedules since the deal's last call, by task
 	bigSince     time.Time     // when the amount reached the high-value threshold
+}
+
+// x returns the rest of the activity, made the first time.
+func (a *activity) x() *activityMore {
+	if a.more == nil {
+		a.more = &activityMore{}
+	}
+	return a.more
+}
+
+// bigSince is when the amount reached the high-value threshold (zero:
+// it is below).
+func (a *activity) bigSince() time.Time {
+	if a.more == nil {
+		return time.Time{}
+	}
+	return a.more.bigSince
 }
 
 type pendingCall struct {
@@ -38,7 +61,7 @@ type closing struct {
 }
 
 // rescheduled counts a reschedule of the task and returns the count.
-func (a *activity) rescheduled(task string) *int {
+func (a *activityMore) rescheduled(task string) *int {
 	for i := range a.reschedules {
 		if a.reschedules[i].task == task {
 			a.reschedules[i].n++
@@ -55,12 +78,15 @@ func (a *activity) rescheduled(task string) *int {
 func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *Aggregate, ds *dealMon, sc *scope) {
 	d := agg.Deal
 	a := &ds.act
-	supervisor := m.supervisor[d.Responsible]
+	supervisor := ""
+	if !a.supervised { // what follows only ever sets it
+		supervisor = m.supervisor[d.Responsible]
+	}
 	if supervisor != "" && e.Actor == supervisor {
 		a.supervised = true
 	}
-	if e.Type != funnelwatch.EventCall {
-		a.awaitUpdate = nil // any change to the deal answers a call
+	if e.Type != funnelwatch.EventCall && a.more != nil {
+		a.more.awaitUpdate = nil // any change to the deal answers a call
 	}
 	switch e.Type {
 	case funnelwatch.EventCall:
@@ -68,16 +94,18 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 		// A zero time would read as "never" (the rules looked at the
 		// times when they were kept): keep that.
 		a.called = !e.At.IsZero()
-		a.reschedules = nil
+		if a.more != nil {
+			a.more.reschedules = nil
+		}
 		if c.Direction == funnelwatch.DirectionOut && !a.responded {
 			a.responded = !e.At.IsZero()
 		}
 		if c.Answered {
 			if r := sc.rule[kCallWithoutUpdate]; r != nil && time.Duration(c.DurationS)*time.Second >= r.MinDuration {
-				a.awaitUpdate = append(a.awaitUpdate, pendingCall{c.ID, e.At})
+				a.x().awaitUpdate = append(a.x().awaitUpdate, pendingCall{c.ID, e.At})
 			}
 			if r := sc.rule[kEmptyComment]; r != nil && r.Limit > 0 {
-				a.awaitComment = append(a.awaitComment, pendingCall{c.ID, e.At})
+				a.x().awaitComment = append(a.x().awaitComment, pendingCall{c.ID, e.At})
 			}
 		}
 	case funnelwatch.EventNoteAdded:
@@ -88,7 +116,9 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 			a.supervised = true
 		}
 		if r := sc.rule[kEmptyComment]; r != nil {
-			a.awaitComment = nil
+			if a.more != nil {
+				a.more.awaitComment = nil
+			}
 			if contentFree(e.Note.Text, r) {
 				author := e.Note.Author
 				if author == "" {
@@ -106,7 +136,7 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 			a.supervised = true
 		}
 	case funnelwatch.EventTaskRescheduled:
-		n := a.rescheduled(e.TaskID)
+		n := a.x().rescheduled(e.TaskID)
 		if r := sc.rule[kReschedule]; r != nil && *n >= r.Count {
 			*n = 0
 			user := d.Responsible
@@ -121,11 +151,11 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 		}
 	}
 	if r := sc.rule[kHighValue]; r != nil {
-		if d.Amount >= r.Amount && a.bigSince.IsZero() {
-			a.bigSince = e.At
+		if d.Amount >= r.Amount && a.bigSince().IsZero() {
+			a.x().bigSince = e.At
 		}
-		if d.Amount < r.Amount {
-			a.bigSince = time.Time{}
+		if d.Amount < r.Amount && a.more != nil {
+			a.more.bigSince = time.Time{}
 		}
 	}
 }
@@ -194,20 +224,24 @@ func (m *Monitor) activityConditions(x *evaluation, sc *scope) {
 	d := x.a.Deal
 	a := &x.ds.act
 	if r := sc.rule[kFirstResponse]; r != nil && !a.responded {
-		m.cond(x, r, "", "", d.Responsible, d.CreatedAt.Add(r.Limit))
+		m.cond(x, r, nil, "", d.Responsible, d.CreatedAt.Add(r.Limit))
+	}
+	var more activityMore
+	if a.more != nil {
+		more = *a.more
 	}
 	if r := sc.rule[kEmptyComment]; r != nil && r.Limit > 0 {
-		for _, c := range a.awaitComment {
-			m.cond(x, r, "", c.id, d.Responsible, c.at.Add(r.Limit))
+		for _, c := range more.awaitComment {
+			m.cond(x, r, nil, c.id, d.Responsible, c.at.Add(r.Limit))
 		}
 	}
 	if r := sc.rule[kCallWithoutUpdate]; r != nil {
-		for _, c := range a.awaitUpdate {
-			m.cond(x, r, "", c.id, d.Responsible, c.at.Add(r.Limit))
+		for _, c := range more.awaitUpdate {
+			m.cond(x, r, nil, c.id, d.Responsible, c.at.Add(r.Limit))
 		}
 	}
-	if r := sc.rule[kHighValue]; r != nil && !a.bigSince.IsZero() && !a.supervised {
-		m.cond(x, r, "", "", d.Responsible, a.bigSince.Add(r.Limit))
+	if r := sc.rule[kHighValue]; r != nil && !more.bigSince.IsZero() && !a.supervised {
+		m.cond(x, r, nil, "", d.Responsible, more.bigSince.Add(r.Limit))
 	}
 	if x.due {
 		return // what follows holds from now on, or not: nothing falls due
@@ -215,14 +249,14 @@ func (m *Monitor) activityConditions(x *evaluation, sc *scope) {
 	if r := sc.rule[kJunk]; r != nil {
 		for _, f := range sc.junk {
 			if junk(fieldValue(d, f), r) {
-				m.cond(x, r, "", "", d.Responsible, time.Time{})
+				m.cond(x, r, nil, "", d.Responsible, time.Time{})
 				break
 			}
 		}
 	}
 	for _, er := range sc.exprs {
 		if evalExpr(er.when, d) {
-			m.cond(x, er.rule, "", "", d.Responsible, time.Time{})
+			m.cond(x, er.rule, nil, "", d.Responsible, time.Time{})
 		}
 	}
 }

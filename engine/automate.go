@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,18 +35,49 @@ type Action struct {
 	Template   string     // message
 	Channel    string     // message
 	URL        string     // webhook
+
+	due time.Time // what Due points to: one allocation, not two
 }
 
 // firing is an automation due to act once its delay has passed (if its
 // trigger still holds then).
 type firing struct {
-	at    time.Time
-	auto  *regulations.Automation
-	deal  string
-	task  string
-	cause string    // what triggered it, for the idempotency key
-	mark  time.Time // the state the trigger is about (stage entry, task due, …)
-	value string    // responsible.changed, field.changed: the value it changed to
+	// When it is due is its place on the agenda, not kept here.
+	auto *regulations.Automation
+	deal string    // of an event firing
+	da   *dealAuto // of a deadline's, whose state it changes when it comes due
+	task string
+	mark time.Time // the state the trigger is about (stage entry, task due, …)
+	// by: what triggered an event or schedule firing; nil for a deadline
+	// (the deadlines are most of what waits, and say it with mark).
+	by *firingCause
+}
+
+type firingCause struct {
+	cause string // what triggered it, for the idempotency key
+	value string // responsible.changed, field.changed: the value it changed to
+}
+
+// dealID returns the deal the firing is about ("" for none).
+func (f *firing) dealID() string {
+	if f.da != nil {
+		return f.da.id
+	}
+	return f.deal
+}
+
+func (f *firing) cause() string {
+	if f.by == nil {
+		return ""
+	}
+	return f.by.cause
+}
+
+func (f *firing) value() string {
+	if f.by == nil {
+		return ""
+	}
+	return f.by.value
 }
 
 // Automator runs the regulations' automations (robots): on events, on
@@ -58,56 +90,85 @@ type firing struct {
 // those it can trigger; the deadline triggers a deal has queued or fired
 // are kept with the deal (dealAuto).
 type Automator struct {
-	regs       *regulations.Regulations
-	autos      []*regulations.Automation
-	byTrigger  map[regulations.Trigger][]*regulations.Automation // in autos order
-	timeDriven []*regulations.Automation                         // deadline triggers, in autos order
-	ownTasks   map[*regulations.Automation]string                // "rule:ID", the creator of its tasks
-	roles      map[string][]*funnelwatch.User                    // users with a role or sales role, by id
+	regs  *regulations.Regulations
+	autos []*regulations.Automation
+	// The automations of each event trigger, of the schedule and of the
+	// deadlines, in autos order: an event looks only at those it can set
+	// off.
+	created, entered, fieldChanged, respChanged, callMissed, won, lost, scheduled []*regulations.Automation
+	timeDriven                                                                    []*regulations.Automation
+	order                                                                         map[*regulations.Automation]int // position in the file
+	collecting                                                                    bool                            // an event is being looked at
+	collected                                                                     []considered                    // what it triggered so far
+
+	ownTasks   map[*regulations.Automation]string // "rule:ID", the creator of its tasks
+	roles      map[string][]*funnelwatch.User     // users with a role or sales role, by id
+	supervisor map[string]string                  // of each user, as regs.User finds them
 	queue      agenda[*firing]
+	free       []*firing // firings done with, to be used again
 	deals      map[string]*dealAuto
 	rr         map[string]int       // round-robin position by role
 	callOut    map[string]time.Time // last outbound call by phone
 	phones     phoneKeys
 	openBy     map[string]int // open deals by responsible
 	actions    []*Action
-	forget     bool // keep no history of actions (live: the outbox has it)
-	cands      []string
-	key        []byte
+	forget     bool      // keep no history of actions (live: the outbox has it)
+	cands      []string  // candidates' scratch
+	key        []byte    // idempotency keys' scratch
+	out        []*Action // what Fire returns
 }
 
 // dealAuto is what the automator keeps of one deal: its deadline
 // triggers queued or already fired, sorted (see instance.compare).
 type dealAuto struct {
-	insts []instState
+	owner *Automator
+	id    string
+	insts []instance
+	// What changed since the deadlines were last looked for (see
+	// Evaluate): the aggregate and its revision then, whether everything
+	// is to be looked at again (a new deal, a move, a deletion, a deal
+	// deadline whose firing came due without acting), and the tasks that
+	// are (set, rescheduled, or with such a firing).
+	agg   *Aggregate
+	rev   uint64
+	all   bool
+	tasks []string
+}
+
+// changed reports whether the deadlines of the task are to be looked at
+// again.
+func (da *dealAuto) changed(task string) bool {
+	return da.all || slices.Contains(da.tasks, task)
 }
 
 // instance identifies a deadline trigger of a deal: the automation, the
 // task and the state's mark (the due time, the stage entry…).
 type instance struct {
 	auto *regulations.Automation
-	idx  int // the automation's place in autos, to sort by
+	h    uint64 // hash of task: sorts without reading the string
 	task string
 	mark int64
-}
+	idx  int32 // the automation's place in autos, to sort by
 
-type instState struct {
-	instance
+	// Its state, in the deal's list (not part of the name).
 	queued bool // a firing waits
 	done   bool // it fired
 }
 
 func (x *instance) compare(y *instance) int {
+	if x.h != y.h {
+		return cmpInt(x.h, y.h)
+	}
 	if c := strings.Compare(x.task, y.task); c != 0 {
 		return c
 	}
 	if x.idx != y.idx {
-		return cmpInt(x.idx, y.idx)
+		return cmpInt(int64(x.idx), int64(y.idx))
 	}
 	return cmpInt(x.mark, y.mark)
 }
 
-func cmpInt[T int | int64](a, b T) int {
+func cmpInt[T int | int64 | uint64](a, b T) int {
 	switch {
 	case a < b:
 		return -1
@@ -122,20 +183,20 @@ func (da *dealAuto) search(k *instance) (int, bool) {
 	lo, hi := 0, len(da.insts)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if da.insts[mid].instance.compare(k) < 0 {
+		if da.insts[mid].compare(k) < 0 {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	return lo, lo < len(da.insts) && da.insts[lo].instance.compare(k) == 0
+	return lo, lo < len(da.insts) && da.insts[lo].compare(k) == 0
 }
 
 // state returns the state of a deadline trigger, added when new.
-func (da *dealAuto) state(k *instance) *instState {
+func (da *dealAuto) state(k *instance) *instance {
 	i, found := da.search(k)
 	if !found {
-		da.insts = slices.Insert(da.insts, i, instState{instance: *k})
+		da.insts = slices.Insert(da.insts, i, *k)
 	}
 	return &da.insts[i]
 }
@@ -146,16 +207,29 @@ func (da *dealAuto) unqueue(k *instance) {
 	if i, found := da.search(k); found {
 		if da.insts[i].queued = false; !da.insts[i].done {
 			da.insts = slices.Delete(da.insts, i, i+1)
+			// Its trigger may be due again at the next look.
+			if k.task == "" || k.auto.When != regulations.TriggerTaskOverdue {
+				da.all = true
+			} else {
+				da.tasks = append(da.tasks, k.task)
+			}
 		}
 	}
+}
+
+var taskSeed = maphash.MakeSeed()
+
+// newInstance names a deadline trigger.
+func (a *Automator) newInstance(au *regulations.Automation, task string, mark time.Time) instance {
+	return instance{auto: au, idx: int32(a.index(au)), h: maphash.String(taskSeed, task), task: task, mark: mark.UnixNano()}
 }
 
 // NewAutomator returns an automator of the regulations' automations,
 // including each pipeline's lifetime action.
 func NewAutomator(regs *regulations.Regulations) *Automator {
 	a := &Automator{regs: regs, rr: map[string]int{}, callOut: map[string]time.Time{}, deals: map[string]*dealAuto{},
-		byTrigger: map[regulations.Trigger][]*regulations.Automation{}, ownTasks: map[*regulations.Automation]string{},
-		openBy: map[string]int{}, roles: map[string][]*funnelwatch.User{}}
+		ownTasks: map[*regulations.Automation]string{},
+		openBy:   map[string]int{}, roles: map[string][]*funnelwatch.User{}}
 	for i := range regs.Automations {
 		a.autos = append(a.autos, &regs.Automations[i])
 	}
@@ -171,8 +245,29 @@ func NewAutomator(regs *regulations.Regulations) *Automator {
 		a.autos = append(a.autos, &regulations.Automation{ID: p.ID + ".lifetime", When: regulations.TriggerLifetime,
 			Pipelines: []string{p.ID}, Do: do})
 	}
+	a.order = make(map[*regulations.Automation]int, len(a.autos))
+	for i, au := range a.autos {
+		a.order[au] = i
+	}
 	for _, au := range a.autos {
-		a.byTrigger[au.When] = append(a.byTrigger[au.When], au)
+		switch au.When {
+		case regulations.TriggerDealCreated:
+			a.created = append(a.created, au)
+		case regulations.TriggerStageEntered:
+			a.entered = append(a.entered, au)
+		case regulations.TriggerFieldChanged:
+			a.fieldChanged = append(a.fieldChanged, au)
+		case regulations.TriggerResponsibleChanged:
+			a.respChanged = append(a.respChanged, au)
+		case regulations.TriggerCallMissed:
+			a.callMissed = append(a.callMissed, au)
+		case regulations.TriggerDealWon:
+			a.won = append(a.won, au)
+		case regulations.TriggerDealLost:
+			a.lost = append(a.lost, au)
+		case regulations.TriggerSchedule:
+			a.scheduled = append(a.scheduled, au)
+		}
 		if isTimeDriven(au.When) {
 			a.timeDriven = append(a.timeDriven, au)
 		}
@@ -181,9 +276,15 @@ func NewAutomator(regs *regulations.Regulations) *Automator {
 	for i := range regs.Users {
 		u := &regs.Users[i]
 		for _, role := range []string{string(u.Role), u.SalesRole} {
-			if role != "" && !slices.Contains(a.roles[role], u) {
+			if !slices.Contains(a.roles[role], u) {
 				a.roles[role] = append(a.roles[role], u)
 			}
+		}
+	}
+	a.supervisor = map[string]string{}
+	for _, u := range regs.Users {
+		if _, ok := a.supervisor[u.ID]; !ok {
+			a.supervisor[u.ID] = u.Supervisor
 		}
 	}
 	for _, us := range a.roles {
@@ -203,7 +304,17 @@ func (a *Automator) Forget() { a.forget, a.actions = true, nil }
 // Pending returns how many firings wait for their time.
 func (a *Automator) Pending() int { return a.queue.len() }
 
-func (a *Automator) push(f *firing) { a.queue.add(f.at, f) }
+func (a *Automator) push(at time.Time, f *firing) { a.queue.add(at, f) }
+
+// newFiring returns a firing to fill, one done with when there is one.
+func (a *Automator) newFiring() *firing {
+	if n := len(a.free); n > 0 {
+		f := a.free[n-1]
+		a.free = a.free[:n-1]
+		return f
+	}
+	return new(firing)
+}
 
 // index returns the automation's place in autos.
 func (a *Automator) index(au *regulations.Automation) int {
@@ -227,38 +338,47 @@ func inScope(au *regulations.Automation, d *funnelwatch.Deal) bool {
 // OnEvent looks for the automations an event triggers; prev is the deal
 // before the event (nil for a new deal).
 func (a *Automator) OnEvent(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *Aggregate) {
+	a.collecting = true
+	defer a.queueCollected()
 	if e.Type == funnelwatch.EventCall && e.Call != nil && e.Call.Direction == funnelwatch.DirectionOut {
 		a.callOut[a.phones.key(e.Call.Phone)] = e.At
 	}
 	// Every change to a deal passes here with the deal before it: the
 	// count of open deals by responsible (role assignment) follows.
-	if prev != nil && prev.Open() {
-		a.openBy[prev.Responsible]--
-	}
-	if agg != nil && agg.Deal != nil && agg.Deal.Open() {
-		a.openBy[agg.Deal.Responsible]++
+	wasOpen := prev != nil && prev.Open()
+	isOpen := agg != nil && agg.Deal != nil && agg.Deal.Open()
+	if !wasOpen || !isOpen || prev.Responsible != agg.Deal.Responsible {
+		if wasOpen {
+			a.openBy[prev.Responsible]--
+		}
+		if isOpen {
+			a.openBy[agg.Deal.Responsible]++
+		}
 	}
 	if agg == nil || agg.Deal == nil {
 		if e.Type == funnelwatch.EventCall && e.Call != nil && e.Call.Direction == funnelwatch.DirectionIn && !e.Call.Answered {
-			a.trigger(regulations.TriggerCallMissed, e, nil, "")
+			a.trigger(a.callMissed, e, nil, "")
 		}
 		return
 	}
 	d := agg.Deal
+	if len(a.timeDriven) > 0 {
+		a.noteChange(e, agg)
+	}
 	entered := prev == nil || prev.Pipeline != d.Pipeline || prev.Stage != d.Stage
 	switch e.Type {
 	case funnelwatch.EventDealCreated:
-		a.trigger(regulations.TriggerDealCreated, e, agg, "")
+		a.trigger(a.created, e, agg, "")
 	case funnelwatch.EventDealUpdated:
-		for _, au := range a.byTrigger[regulations.TriggerFieldChanged] {
+		for _, au := range a.fieldChanged {
 			if fieldChanged(au.Field, prev, d) {
 				a.consider(au, e, agg, "", e.ID, e.At)
 			}
 		}
 	case funnelwatch.EventDealResponsibleChanged:
 		if prev != nil && prev.Responsible != d.Responsible {
-			a.trigger(regulations.TriggerResponsibleChanged, e, agg, "")
-			for _, au := range a.byTrigger[regulations.TriggerFieldChanged] {
+			a.trigger(a.respChanged, e, agg, "")
+			for _, au := range a.fieldChanged {
 				if au.Field == "responsible" {
 					a.consider(au, e, agg, "", e.ID, e.At)
 				}
@@ -266,21 +386,40 @@ func (a *Automator) OnEvent(e *funnelwatch.Event, prev *funnelwatch.Deal, agg *A
 		}
 	case funnelwatch.EventCall:
 		if e.Call.Direction == funnelwatch.DirectionIn && !e.Call.Answered {
-			a.trigger(regulations.TriggerCallMissed, e, agg, "")
+			a.trigger(a.callMissed, e, agg, "")
 		}
 	}
 	if entered && (e.Type == funnelwatch.EventDealCreated || e.Type == funnelwatch.EventDealStageChanged) {
-		for _, au := range a.byTrigger[regulations.TriggerStageEntered] {
+		for _, au := range a.entered {
 			if au.Stage == "" || isStageRef(au.Stage, d.Pipeline, d.Stage) {
 				a.consider(au, e, agg, "", e.ID, d.StageEnteredAt)
 			}
 		}
 		switch d.Status {
 		case funnelwatch.DealWon:
-			a.trigger(regulations.TriggerDealWon, e, agg, "")
+			a.trigger(a.won, e, agg, "")
 		case funnelwatch.DealLost:
-			a.trigger(regulations.TriggerDealLost, e, agg, "")
+			a.trigger(a.lost, e, agg, "")
 		}
+	}
+}
+
+// noteChange records what an event changed of the deal's deadlines. An
+// aggregate that is not the one last seen, or that took other events
+// meanwhile, has everything looked at again.
+func (a *Automator) noteChange(e *funnelwatch.Event, agg *Aggregate) {
+	da := a.dealFor(agg)
+	if da.agg != agg || da.rev+1 != agg.rev {
+		da.all = true
+	}
+	da.agg, da.rev = agg, agg.rev
+	switch e.Type {
+	case funnelwatch.EventDealCreated, funnelwatch.EventDealStageChanged, funnelwatch.EventDealDeleted:
+		da.all = true // the deal's deadlines, and whether its tasks count
+	case funnelwatch.EventTaskCreated:
+		da.tasks = append(da.tasks, e.Task.ID)
+	case funnelwatch.EventTaskRescheduled:
+		da.tasks = append(da.tasks, e.TaskID)
 	}
 }
 
@@ -292,15 +431,50 @@ func fieldChanged(field string, prev, d *funnelwatch.Deal) bool {
 }
 
 // trigger considers every automation with the trigger for an event.
-func (a *Automator) trigger(t regulations.Trigger, e *funnelwatch.Event, agg *Aggregate, task string) {
-	for _, au := range a.byTrigger[t] {
+func (a *Automator) trigger(autos []*regulations.Automation, e *funnelwatch.Event, agg *Aggregate, task string) {
+	for _, au := range autos {
 		a.consider(au, e, agg, task, e.ID, e.At)
 	}
 }
 
-// consider queues an automation whose trigger happened: it acts at once,
-// or after its delay if the trigger still holds then.
+// considered is an automation an event triggered, waiting for the
+// others the same event triggers: they are queued in the file's order.
+type considered struct {
+	au          *regulations.Automation
+	e           *funnelwatch.Event
+	agg         *Aggregate
+	task, cause string
+	mark        time.Time
+}
+
+// consider takes an automation whose trigger happened; while an event is
+// being looked at (OnEvent), it waits to be queued in the file's order.
 func (a *Automator) consider(au *regulations.Automation, e *funnelwatch.Event, agg *Aggregate, task, cause string, mark time.Time) {
+	if a.collecting {
+		a.collected = append(a.collected, considered{au, e, agg, task, cause, mark})
+		return
+	}
+	a.queueFiring(au, e, agg, task, cause, mark)
+}
+
+// queueCollected queues what an event triggered, in the order the
+// automations are written in the file (a stage's on_enter where the stage
+// is), so that when several act on one event they act in that order.
+func (a *Automator) queueCollected() {
+	a.collecting = false
+	if len(a.collected) > 1 {
+		slices.SortStableFunc(a.collected, func(x, y considered) int { return a.order[x.au] - a.order[y.au] })
+	}
+	for _, c := range a.collected {
+		a.queueFiring(c.au, c.e, c.agg, c.task, c.cause, c.mark)
+	}
+	clear(a.collected)
+	a.collected = a.collected[:0]
+}
+
+// queueFiring queues an automation whose trigger happened: it acts at
+// once, or after its delay if the trigger still holds then.
+func (a *Automator) queueFiring(au *regulations.Automation, e *funnelwatch.Event, agg *Aggregate, task, cause string, mark time.Time) {
 	deal := ""
 	if agg != nil && agg.Deal != nil {
 		if !inScope(au, agg.Deal) {
@@ -310,19 +484,20 @@ func (a *Automator) consider(au *regulations.Automation, e *funnelwatch.Event, a
 	} else if au.When != regulations.TriggerCallMissed && au.When != regulations.TriggerSchedule {
 		return
 	}
-	f := &firing{at: e.At.Add(au.After), auto: au, deal: deal, task: task, cause: cause, mark: mark}
+	f := a.newFiring()
+	*f = firing{auto: au, deal: deal, task: task, mark: mark, by: &firingCause{cause: cause}}
 	if agg != nil && agg.Deal != nil {
 		switch au.When {
 		case regulations.TriggerResponsibleChanged:
-			f.value = agg.Deal.Responsible
+			f.by.value = agg.Deal.Responsible
 		case regulations.TriggerFieldChanged:
-			f.value = fmt.Sprint(fieldValue(agg.Deal, au.Field))
+			f.by.value = fmt.Sprint(fieldValue(agg.Deal, au.Field))
 		}
 	}
 	if e.Type == funnelwatch.EventCall && e.Call != nil {
 		f.task = a.phones.key(e.Call.Phone) // the number whose callback is awaited
 	}
-	a.push(f)
+	a.push(e.At.Add(au.After), f)
 }
 
 // Evaluate schedules the time-driven triggers of a deal as it is now:
@@ -333,59 +508,85 @@ func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
 		return
 	}
 	d := agg.Deal
-	var da *dealAuto
+	// A deadline found before is queued or done: only what changed since
+	// the last look (see noteChange) can have new ones, besides idleness,
+	// which moves with every event. Those are looked at in the order all
+	// would be, so they are queued in the same order.
+	da := a.dealFor(agg)
+	if da.agg != agg || da.rev != agg.rev {
+		da.all = true
+	}
 	for _, au := range a.timeDriven {
+		if !da.all && au.When != regulations.TriggerDealIdle && (au.When != regulations.TriggerTaskOverdue || len(da.tasks) == 0) {
+			continue
+		}
 		if !inScope(au, d) {
 			continue
 		}
 		switch au.When {
 		case regulations.TriggerTaskOverdue:
 			own := a.ownTasks[au]
-			for _, t := range agg.openTasks() {
+			for _, ot := range agg.openTasks() {
+				t := ot.t
+				if !da.changed(t.ID) {
+					continue
+				}
 				if t.Due != nil && taskCounts(d, t) && t.CreatedBy != own {
-					a.deadline(&da, au, now, later(*t.Due, t.CreatedAt), d.ID, t.ID, *t.Due)
+					a.deadline(da, au, now, later(*t.Due, t.CreatedAt), t.ID, *t.Due)
 				}
 			}
 		case regulations.TriggerDealIdle:
 			if d.Open() && au.Idle > 0 {
-				a.deadline(&da, au, now, d.LastEventAt.Add(au.Idle), d.ID, "", d.LastEventAt)
+				a.deadline(da, au, now, d.LastEventAt.Add(au.Idle), "", d.LastEventAt)
 			}
 		case regulations.TriggerStageSLA:
 			if st, ok := a.regs.ResolveStage(d.Pipeline, d.Stage); ok && d.Open() && st.SLA > 0 {
-				a.deadline(&da, au, now, d.StageEnteredAt.Add(st.SLA), d.ID, "", d.StageEnteredAt)
+				a.deadline(da, au, now, d.StageEnteredAt.Add(st.SLA), "", d.StageEnteredAt)
 			}
 		case regulations.TriggerLifetime:
 			if p, ok := a.regs.Pipeline(d.Pipeline); ok && d.Open() && p.Lifetime > 0 {
-				a.deadline(&da, au, now, d.PipelineEnteredAt.Add(p.Lifetime), d.ID, "", d.PipelineEnteredAt)
+				a.deadline(da, au, now, d.PipelineEnteredAt.Add(p.Lifetime), "", d.PipelineEnteredAt)
 			}
 		}
 	}
+	da.agg, da.rev, da.all = agg, agg.rev, false
+	da.tasks = da.tasks[:0]
 }
 
 // dealOf returns what the automator keeps of a deal, made the first time.
 func (a *Automator) dealOf(id string) *dealAuto {
 	da := a.deals[id]
 	if da == nil {
-		da = &dealAuto{}
+		da = &dealAuto{owner: a, id: id}
 		a.deals[id] = da
 	}
 	return da
 }
 
+// dealFor returns what the automator keeps of the aggregate's deal.
+func (a *Automator) dealFor(agg *Aggregate) *dealAuto {
+	if da := agg.auto; da != nil && da.owner == a && da.id == agg.Deal.ID {
+		return da
+	}
+	da := a.dealOf(agg.Deal.ID)
+	agg.auto = da
+	return da
+}
+
 // deadline queues the check of a time-driven trigger at when, once per
 // instance.
-func (a *Automator) deadline(da **dealAuto, au *regulations.Automation, now, when time.Time, deal, task string, mark time.Time) {
-	if *da == nil {
-		*da = a.dealOf(deal)
-	}
-	s := (*da).state(&instance{auto: au, idx: a.index(au), task: task, mark: mark.UnixNano()})
+func (a *Automator) deadline(da *dealAuto, au *regulations.Automation, now, when time.Time, task string, mark time.Time) {
+	k := a.newInstance(au, task, mark)
+	s := da.state(&k)
 	if s.done || s.queued {
 		return
 	}
 	s.queued = true
 	// The trigger happens at the deadline; the automation acts after its
 	// delay, if the trigger still holds then.
-	a.push(&firing{at: later(when, now).Add(au.After), auto: au, deal: deal, task: task, mark: mark})
+	f := a.newFiring()
+	*f = firing{auto: au, da: da, task: task, mark: mark}
+	a.push(later(when, now).Add(au.After), f)
 }
 
 func later(a, b time.Time) time.Time {
@@ -413,75 +614,86 @@ func (a *Automator) NextFiring() (time.Time, bool) {
 // Start schedules the scheduled (cron) automations from the moment the
 // clock starts.
 func (a *Automator) Start(from time.Time) {
-	for _, au := range a.byTrigger[regulations.TriggerSchedule] {
+	for _, au := range a.scheduled {
 		if au.Schedule != nil {
 			next := au.Schedule.Next(from.In(a.regs.Location))
-			a.push(&firing{at: next, auto: au, cause: "cron", mark: next})
+			a.push(next, &firing{auto: au, mark: next, by: &firingCause{cause: "cron"}})
 		}
 	}
 }
 
 // Fire acts on the firings due before now (or at now, when inclusive)
 // whose trigger still holds, and returns the actions, in order. A
-// scheduled automation is scheduled again for its next time.
+// scheduled automation is scheduled again for its next time. The slice
+// returned is the automator's own, good until the next call.
 func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Aggregate, openDeals func(user string) int) []*Action {
-	var out []*Action
+	clear(a.out)
+	out := a.out[:0]
 	for {
-		_, f, ok := a.queue.pop(now, inclusive)
+		at, f, ok := a.queue.pop(now, inclusive)
 		if !ok {
 			break
 		}
-		au := f.auto
-		timed := isTimeDriven(au.When)
-		var inst instance
-		if timed {
-			inst = instance{auto: au, idx: a.index(au), task: f.task, mark: f.mark.UnixNano()}
-			if da := a.deals[f.deal]; da != nil {
-				da.unqueue(&inst)
-			}
-		}
-		var agg *Aggregate
-		if f.deal != "" {
-			agg = deal(f.deal)
-		}
-		if au.When == regulations.TriggerSchedule {
-			next := au.Schedule.Next(f.at.In(a.regs.Location))
-			a.push(&firing{at: next, auto: au, cause: "cron", mark: next})
-		}
-		if !a.holds(f, agg) || !condition(au, agg) {
-			continue
-		}
-		if timed {
-			a.dealOf(f.deal).state(&inst).done = true
-		}
-		// The idempotency key: AUTOMATION:CAUSE:INDEX.
-		key := append(a.key[:0], au.ID...)
-		key = append(key, ':')
-		switch {
-		case au.When == regulations.TriggerSchedule:
-			key = append(key, "cron@"...)
-			key = appendStamp(key, f.mark)
-		case timed:
-			subject := f.deal
-			if f.task != "" {
-				subject = f.task
-			}
-			key = append(key, subject...)
-			key = append(key, '@')
-			key = appendStamp(key, f.mark)
-		default:
-			key = append(key, f.cause...)
-		}
-		key = append(key, ':')
-		a.key = key
-		for i, act := range au.Do {
-			if x := a.act(f, agg, act, string(strconv.AppendInt(key, int64(i), 10)), openDeals); x != nil {
-				out = append(out, x)
-			}
+		out = a.fire(at, f, deal, openDeals, out)
+		if len(a.free) < 1024 {
+			*f = firing{}
+			a.free = append(a.free, f)
 		}
 	}
 	if !a.forget {
 		a.actions = append(a.actions, out...)
+	}
+	a.out = out
+	return out
+}
+
+// fire acts on one firing that came due, if its trigger still holds.
+func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregate, openDeals func(user string) int, out []*Action) []*Action {
+	au := f.auto
+	timed := isTimeDriven(au.When)
+	var inst instance
+	if timed {
+		inst = a.newInstance(au, f.task, f.mark)
+		f.da.unqueue(&inst)
+	}
+	var agg *Aggregate
+	if id := f.dealID(); id != "" {
+		agg = deal(id)
+	}
+	if au.When == regulations.TriggerSchedule {
+		next := au.Schedule.Next(at.In(a.regs.Location))
+		a.push(next, &firing{auto: au, mark: next, by: &firingCause{cause: "cron"}})
+	}
+	if !a.holds(at, f, agg) || !condition(au, agg) {
+		return out
+	}
+	if timed {
+		f.da.state(&inst).done = true
+	}
+	// The idempotency key: AUTOMATION:CAUSE:INDEX.
+	key := append(a.key[:0], au.ID...)
+	key = append(key, ':')
+	switch {
+	case au.When == regulations.TriggerSchedule:
+		key = append(key, "cron@"...)
+		key = appendStamp(key, f.mark)
+	case timed:
+		subject := f.dealID()
+		if f.task != "" {
+			subject = f.task
+		}
+		key = append(key, subject...)
+		key = append(key, '@')
+		key = appendStamp(key, f.mark)
+	default:
+		key = append(key, f.cause()...)
+	}
+	key = append(key, ':')
+	a.key = key
+	for i, act := range au.Do {
+		if x := a.act(at, f, agg, act, string(strconv.AppendInt(key, int64(i), 10)), openDeals); x != nil {
+			out = append(out, x)
+		}
 	}
 	return out
 }
@@ -501,7 +713,7 @@ func isTimeDriven(t regulations.Trigger) bool {
 }
 
 // holds reports whether the trigger of a firing still holds at its time.
-func (a *Automator) holds(f *firing, agg *Aggregate) bool {
+func (a *Automator) holds(at time.Time, f *firing, agg *Aggregate) bool {
 	au := f.auto
 	switch au.When {
 	case regulations.TriggerSchedule:
@@ -517,7 +729,7 @@ func (a *Automator) holds(f *firing, agg *Aggregate) bool {
 	switch au.When {
 	case regulations.TriggerTaskOverdue:
 		t := agg.Tasks[f.task]
-		return t != nil && t.Open() && t.Due != nil && t.Due.Equal(f.mark) && taskCounts(d, t) && !f.at.Before(*t.Due)
+		return t != nil && t.Open() && t.Due != nil && t.Due.Equal(f.mark) && taskCounts(d, t) && !at.Before(*t.Due)
 	case regulations.TriggerDealIdle:
 		return d.Open() && d.LastEventAt.Equal(f.mark)
 	case regulations.TriggerStageSLA, regulations.TriggerStageEntered:
@@ -529,20 +741,20 @@ func (a *Automator) holds(f *firing, agg *Aggregate) bool {
 	case regulations.TriggerDealLost:
 		return d.Status == funnelwatch.DealLost
 	case regulations.TriggerResponsibleChanged:
-		return d.Responsible == f.value
+		return d.Responsible == f.value()
 	case regulations.TriggerFieldChanged:
-		return fmt.Sprint(fieldValue(d, au.Field)) == f.value
+		return fmt.Sprint(fieldValue(d, au.Field)) == f.value()
 	}
 	return true
 }
 
 // act turns one action of a firing into an Action.
-func (a *Automator) act(f *firing, agg *Aggregate, spec regulations.Action, key string, openDeals func(string) int) *Action {
+func (a *Automator) act(at time.Time, f *firing, agg *Aggregate, spec regulations.Action, key string, openDeals func(string) int) *Action {
 	var d *funnelwatch.Deal
 	if agg != nil {
 		d = agg.Deal
 	}
-	x := &Action{Type: spec.Kind, At: f.at, Rule: f.auto.ID, Trigger: f.auto.When, Key: key}
+	x := &Action{Type: spec.Kind, At: at, Rule: f.auto.ID, Trigger: f.auto.When, Key: key}
 	if d != nil {
 		x.DealID = d.ID
 	}
@@ -556,19 +768,20 @@ func (a *Automator) act(f *firing, agg *Aggregate, spec regulations.Action, key 
 		if x.Kind == "" {
 			x.Kind = funnelwatch.TaskFollowUp
 		}
-		x.Assignee = a.resolve(t.Assignee, d, f.at, openDeals)
+		x.Assignee = a.resolve(t.Assignee, d, at, openDeals)
 		if x.Assignee == "" {
 			x.Assignee = d.Responsible
 		}
-		due := f.at.Add(t.Due)
+		due := at.Add(t.Due)
 		if t.WorkingHours {
 			var sched funnelwatch.Schedule
 			if u, ok := a.regs.User(x.Assignee); ok {
 				sched = u.Schedule
 			}
-			due = workingDue(f.at, t.Due, a.regs.WorkingHours, sched, a.regs.Location)
+			due = workingDue(at, t.Due, a.regs.WorkingHours, sched, a.regs.Location)
 		}
-		x.Due = &due
+		x.due = due
+		x.Due = &x.due
 	case regulations.ActionMove:
 		if d == nil {
 			return nil
@@ -578,7 +791,7 @@ func (a *Automator) act(f *firing, agg *Aggregate, spec regulations.Action, key 
 		if d == nil {
 			return nil
 		}
-		x.To = a.resolve(spec.Assign, d, f.at, openDeals)
+		x.To = a.resolve(spec.Assign, d, at, openDeals)
 		if x.To == "" {
 			return nil
 		}
@@ -589,7 +802,10 @@ func (a *Automator) act(f *firing, agg *Aggregate, spec regulations.Action, key 
 		x.To, x.NewDealID = spec.MoveTo, key
 	case regulations.ActionNotify:
 		for _, r := range spec.Notify {
-			if who := a.resolve(r, d, f.at, openDeals); who != "" && !slices.Contains(x.Recipients, who) {
+			if who := a.resolve(r, d, at, openDeals); who != "" && !slices.Contains(x.Recipients, who) {
+				if x.Recipients == nil {
+					x.Recipients = make([]string, 0, len(spec.Notify)) // grown once, not per recipient
+				}
 				x.Recipients = append(x.Recipients, who)
 			}
 		}
@@ -614,9 +830,7 @@ func (a *Automator) resolve(asg regulations.Assignee, d *funnelwatch.Deal, at ti
 		}
 	case regulations.AssignSupervisor:
 		if d != nil {
-			if u, ok := a.regs.User(d.Responsible); ok {
-				return u.Supervisor
-			}
+			return a.supervisor[d.Responsible]
 		}
 	case regulations.AssignUser:
 		return asg.Value

@@ -77,11 +77,12 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 			r.advance(e.At, false)
 			r.instant = e.At
 		}
-		if reason := r.place(&e); reason != "" {
+		reason, a := r.placeIn(&e)
+		if reason != "" {
 			r.res.Skipped = append(r.res.Skipped, SkippedEvent{Index: i, ID: e.ID, Reason: reason})
 			continue
 		}
-		r.apply(&e)
+		r.applyTo(&e, a)
 	}
 	r.settle()
 	r.advance(until, true)
@@ -186,10 +187,11 @@ func (r *replay) act(x *Action) {
 			r.actors[x.Rule] = actor
 		}
 		if e = fillActionEvent(&r.actEvent, &r.actTask, x, actor, r.aggs); e != nil {
-			if reason = r.place(e); reason != "" {
+			var a *Aggregate
+			if reason, a = r.placeIn(e); reason != "" {
 				e = nil
 			} else {
-				r.apply(e)
+				r.applyTo(e, a)
 			}
 		}
 	default:
@@ -210,15 +212,20 @@ func (r *replay) act(x *Action) {
 }
 
 // apply folds a placed event and tells the monitor and the automations.
-func (r *replay) apply(e *funnelwatch.Event) {
+func (r *replay) apply(e *funnelwatch.Event) { r.applyTo(e, nil) }
+
+// applyTo is apply with the event's aggregate when the caller has it
+// (nil: looked up).
+func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 	r.seq++
 	if e.Seq == 0 {
 		e.Seq = r.seq
 	}
 	var prev *funnelwatch.Deal
-	var a *Aggregate
 	if e.DealID != "" {
-		a = r.aggs[e.DealID]
+		if a == nil {
+			a = r.aggs[e.DealID]
+		}
 		if a == nil {
 			a = newUntracked()
 			r.aggs[e.DealID] = a
@@ -234,8 +241,10 @@ func (r *replay) apply(e *funnelwatch.Event) {
 			r.taskDeal[e.Task.ID] = e.DealID
 		}
 		if d := a.Deal; d != nil && d.ContactID != "" {
-			if cur := r.aggs[r.best[d.ContactID]]; cur == nil || cur == a || betterDeal(d, cur.Deal) {
-				r.best[d.ContactID] = d.ID
+			if best := r.best[d.ContactID]; best != d.ID { // else already the contact's deal
+				if cur := r.aggs[best]; cur == nil || cur == a || betterDeal(d, cur.Deal) {
+					r.best[d.ContactID] = d.ID
+				}
 			}
 		}
 		r.touched = append(r.touched, e.DealID)
@@ -293,41 +302,48 @@ func contactInfo(id string) *funnelwatch.ContactInfo {
 // place resolves the deal an event is about, the same way ingest does,
 // and says why it cannot when it cannot.
 func (r *replay) place(e *funnelwatch.Event) string {
+	reason, _ := r.placeIn(e)
+	return reason
+}
+
+// placeIn is place, also returning the deal's aggregate when it found it
+// (nil for a new deal, or a call placed on none), for applyTo.
+func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 	f := &r.regs.Funnel
-	known := func(id string) bool { a := r.aggs[id]; return a != nil && a.Deal != nil }
 	switch e.Type {
 	case funnelwatch.EventDealCreated:
 		if _, ok := f.Pipeline(e.Deal.Pipeline); !ok {
-			return fmt.Sprintf("unknown pipeline %q", e.Deal.Pipeline)
+			return fmt.Sprintf("unknown pipeline %q", e.Deal.Pipeline), nil
 		}
-		if known(e.Deal.ID) {
-			return fmt.Sprintf("deal %q already exists", e.Deal.ID)
+		if a := r.aggs[e.Deal.ID]; a != nil && a.Deal != nil {
+			return fmt.Sprintf("deal %q already exists", e.Deal.ID), nil
 		}
 		e.DealID = e.Deal.ID
-		return ""
+		return "", nil
 	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted, funnelwatch.EventTaskRescheduled:
 		if e.DealID = r.taskDeal[e.TaskID]; e.DealID == "" {
-			return fmt.Sprintf("unknown task %q", e.TaskID)
+			return fmt.Sprintf("unknown task %q", e.TaskID), nil
 		}
 	case funnelwatch.EventCall:
 		if e.DealID = e.Call.DealID; e.DealID == "" {
-			if c := ContactOf(&funnelwatch.ContactInfo{Phone: e.Call.Phone}); c != nil {
-				e.DealID = r.best[c.ID]
+			if id, _ := contactKey(&funnelwatch.ContactInfo{Phone: e.Call.Phone}); id != "" {
+				e.DealID = r.best[id]
 			}
-			return ""
+			return "", nil
 		}
 	default:
 		e.DealID = e.DealRef()
 	}
-	if !known(e.DealID) {
-		return fmt.Sprintf("unknown deal %q", e.DealID)
+	a := r.aggs[e.DealID]
+	if a == nil || a.Deal == nil {
+		return fmt.Sprintf("unknown deal %q", e.DealID), nil
 	}
 	if e.Type == funnelwatch.EventDealStageChanged {
-		if p := r.aggs[e.DealID].Deal.Pipeline; !knownStage(f, p, e.ToStage) {
-			return fmt.Sprintf("unknown stage %q (deal %q is in pipeline %q)", e.ToStage, e.DealID, p)
+		if p := a.Deal.Pipeline; !knownStage(f, p, e.ToStage) {
+			return fmt.Sprintf("unknown stage %q (deal %q is in pipeline %q)", e.ToStage, e.DealID, p), nil
 		}
 	}
-	return ""
+	return "", a
 }
 
 func knownStage(f *funnelwatch.Funnel, pipeline, ref string) bool {

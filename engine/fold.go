@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/phone"
@@ -31,11 +32,15 @@ type Aggregate struct {
 	// (openOK); the rules ask for it at every evaluation. Code that sets
 	// Tasks directly does so on a fresh aggregate, whose list is not built
 	// yet.
-	open   []*funnelwatch.Task
+	open   []openTask
 	openOK bool
-	// rev counts the events applied: the monitor knows from it that a
-	// deal has not changed since it last looked.
+	// rev counts the events applied: the monitor and the automator know
+	// from it that a deal has not changed since they last looked.
 	rev uint64
+	// What the monitor and the automator keep of the deal, found without
+	// a lookup (each checks that it is its own).
+	mon  *dealMon
+	auto *dealAuto
 }
 
 // NewAggregate returns an empty aggregate, as before the deal's creation.
@@ -60,20 +65,39 @@ func (a *Aggregate) markTask(id string) {
 	a.dirtyTasks[id] = true
 }
 
+// openTask is an open task and its due time (zero: none), read without
+// touching the task itself.
+type openTask struct {
+	t   *funnelwatch.Task
+	due time.Time
+}
+
 // openTasks returns the open tasks in id order. The slice is the
 // aggregate's own: callers must not keep or change it.
-func (a *Aggregate) openTasks() []*funnelwatch.Task {
+func (a *Aggregate) openTasks() []openTask {
 	if !a.openOK {
 		a.open = a.open[:0]
 		for _, t := range a.Tasks {
 			if t.Open() {
-				a.open = append(a.open, t)
+				a.open = append(a.open, openTask{t, dueOf(t)})
 			}
 		}
-		slices.SortFunc(a.open, func(x, y *funnelwatch.Task) int { return strings.Compare(x.ID, y.ID) })
+		slices.SortFunc(a.open, func(x, y openTask) int { return strings.Compare(x.t.ID, y.t.ID) })
 		a.openOK = true
 	}
 	return a.open
+}
+
+func dueOf(t *funnelwatch.Task) time.Time {
+	if t.Due == nil {
+		return time.Time{}
+	}
+	return *t.Due
+}
+
+// findOpen returns where the task is or would be in the open list.
+func (a *Aggregate) findOpen(id string) (int, bool) {
+	return slices.BinarySearchFunc(a.open, id, func(x openTask, id string) int { return strings.Compare(x.t.ID, id) })
 }
 
 // setOpen keeps the open-task list in step with a task that was created,
@@ -82,12 +106,12 @@ func (a *Aggregate) setOpen(t *funnelwatch.Task) {
 	if !a.openOK {
 		return
 	}
-	i, found := slices.BinarySearchFunc(a.open, t.ID, func(x *funnelwatch.Task, id string) int { return strings.Compare(x.ID, id) })
+	i, found := a.findOpen(t.ID)
 	switch {
 	case t.Open() && found:
-		a.open[i] = t
+		a.open[i] = openTask{t, dueOf(t)}
 	case t.Open():
-		a.open = slices.Insert(a.open, i, t)
+		a.open = slices.Insert(a.open, i, openTask{t, dueOf(t)})
 	case found:
 		a.open = slices.Delete(a.open, i, i+1)
 	}
@@ -216,6 +240,11 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		due := *e.Due
 		t.Due = &due
 		t.Reschedules++
+		if a.openOK {
+			if i, found := a.findOpen(t.ID); found {
+				a.open[i].due = due
+			}
+		}
 		a.markTask(t.ID)
 	}
 }
@@ -236,10 +265,10 @@ func (a *Aggregate) create(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		Fields:    maps.Clone(p.Fields),
 		CreatedAt: e.At, UpdatedAt: e.At, StageEnteredAt: e.At, PipelineEnteredAt: e.At, LastEventAt: e.At,
 	}
-	if c := ContactOf(p.Contact); c != nil {
-		d.ContactID = c.ID
+	if id, name := contactKey(p.Contact); id != "" {
+		d.ContactID = id
 		if d.Name == "" {
-			d.Name = c.Name
+			d.Name = name
 		}
 	}
 	if s, ok := f.ResolveStage(d.Pipeline, d.Stage); ok && s.Type.Closed() {
@@ -307,6 +336,21 @@ func mergeFields(old, upd map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// contactKey returns the id and name of the contact ContactOf would
+// return ("" when none), without making it: every deal's creation asks.
+func contactKey(ci *funnelwatch.ContactInfo) (id, name string) {
+	if ci == nil {
+		return "", ""
+	}
+	if p := phone.Key(ci.Phone); p != "" {
+		return "tel:" + p, strings.TrimSpace(ci.Name)
+	}
+	if em := strings.ToLower(strings.TrimSpace(ci.Email)); em != "" {
+		return "mail:" + em, strings.TrimSpace(ci.Name)
+	}
+	return "", ""
 }
 
 // ContactOf returns the contact a new deal names, keyed by its phone in

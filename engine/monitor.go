@@ -31,8 +31,9 @@ type Violation struct {
 	// product.
 	Amount, WinRate float64
 
-	changed bool     // opened or resolved since the last TakeChanged
-	kind    findKind // what keeps it open
+	changed  bool      // opened or resolved since the last TakeChanged
+	kind     findKind  // what keeps it open
+	resolved time.Time // what ResolvedAt points to: one allocation, not two
 }
 
 // findKind says what keeps a finding open: the deal's state, a missed
@@ -62,13 +63,12 @@ func (v *Violation) MoneyAtRisk() float64 { return v.Amount * v.WinRate }
 // evaluation costs a few comparisons per condition and allocates nothing
 // unless a finding opens.
 type Monitor struct {
-	regs  *regulations.Regulations
-	rules []*regulations.QualityRule
-	byID  map[string]*regulations.QualityRule
-	exprs []*regulations.QualityRule // expression rules, in the file's order
-	texts map[*regulations.QualityRule]RuleText
-	// supervisor of each user who has one
-	supervisor map[string]string
+	regs       *regulations.Regulations
+	rules      []*regulations.QualityRule
+	byID       map[string]*regulations.QualityRule
+	exprs      []*regulations.QualityRule // expression rules, in the file's order
+	texts      map[*regulations.QualityRule]RuleText
+	supervisor map[string]string // of each user, as regs.User finds them
 	anomalyOn  bool
 
 	scopes map[place]*scope
@@ -76,18 +76,19 @@ type Monitor struct {
 
 	// open holds the open findings by deal; "" holds the anomalies and
 	// the callbacks of calls with no deal.
-	open    map[string][]*Violation
-	all     []*Violation
-	timers  agenda[check]
-	checks  map[timer]bool           // the phone and anomaly checks on the agenda (a deal's are in dealMon.due)
-	missed  map[string][]*missedCall // unanswered inbound calls by phone
-	phones  phoneKeys
+	open           map[string][]*Violation
+	all            []*Violation
+	timers         agenda[check]
+	checks         map[timer]bool           // the phone and anomaly checks on the agenda (a deal's are in dealMon.due)
+	missed         map[string][]*missedCall // unanswered inbound calls by phone
+	phones         phoneKeys
 	closings       map[string][]closing // recent losses by manager, for mass closing
 	calls          []callFact           // answered calls of the last days, for anomalies
 	wins           []winFact
 	anomalyStarted bool
 	rates          winRates
-	epoch          uint64 // counts evaluations, to mark the conditions found holding
+	epoch          uint64                // counts evaluations, to mark the conditions found holding
+	durations      map[time.Duration]any // their texts, for evidence
 
 	late    map[string]time.Time // deal → the latest of its late events being evaluated
 	forget  bool                 // keep no history of findings (live: the store has it)
@@ -96,6 +97,7 @@ type Monitor struct {
 
 // dealMon is what the monitor keeps of one deal.
 type dealMon struct {
+	m     *Monitor
 	id    string
 	sc    *scope       // where the deal was when last seen
 	open  []openEntry  // the findings of its state open now
@@ -116,6 +118,7 @@ type dealMon struct {
 type openEntry struct {
 	rule *regulations.QualityRule
 	sub  string
+	t    *funnelwatch.Task // the task it is about, known without reading sub
 	v    *Violation
 	held uint64 // the evaluation that last found its condition holding
 }
@@ -140,7 +143,8 @@ type missedCall struct {
 func NewMonitor(regs *regulations.Regulations) *Monitor {
 	m := &Monitor{regs: regs, open: map[string][]*Violation{}, missed: map[string][]*missedCall{},
 		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{}, deals: map[string]*dealMon{},
-		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{}}
+		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{},
+		durations: map[time.Duration]any{}}
 	m.byID = map[string]*regulations.QualityRule{}
 	for i := range regs.Quality {
 		r := &regs.Quality[i]
@@ -166,9 +170,19 @@ func NewMonitor(regs *regulations.Regulations) *Monitor {
 func (m *Monitor) deal(id string) *dealMon {
 	ds := m.deals[id]
 	if ds == nil {
-		ds = &dealMon{id: id}
+		ds = &dealMon{m: m, id: id}
 		m.deals[id] = ds
 	}
+	return ds
+}
+
+// dealOf returns the monitor's state of the aggregate's deal.
+func (m *Monitor) dealOf(a *Aggregate) *dealMon {
+	if ds := a.mon; ds != nil && ds.m == m && ds.id == a.Deal.ID {
+		return ds
+	}
+	ds := m.deal(a.Deal.ID)
+	a.mon = ds
 	return ds
 }
 
@@ -201,8 +215,8 @@ func (m *Monitor) touch(v *Violation) {
 
 // resolve closes a finding at now.
 func (m *Monitor) resolve(v *Violation, now time.Time) {
-	at := now
-	v.ResolvedAt = &at
+	v.resolved = now
+	v.ResolvedAt = &v.resolved
 	m.touch(v)
 }
 
@@ -326,7 +340,7 @@ func (m *Monitor) Observe(e *funnelwatch.Event, prev *funnelwatch.Deal, a *Aggre
 	var ds *dealMon
 	var sc *scope
 	if a != nil && a.Deal != nil {
-		ds = m.deal(a.Deal.ID)
+		ds = m.dealOf(a)
 		sc = m.scopeFor(ds, a.Deal)
 	}
 	switch e.Type {
@@ -457,7 +471,7 @@ type evaluation struct {
 // conditions are taken in a fixed order (tasks by id, then the deal's),
 // which is the order their findings open in.
 func (m *Monitor) evaluate(now time.Time, a *Aggregate) {
-	m.evaluateDeal(now, a, m.deal(a.Deal.ID), false)
+	m.evaluateDeal(now, a, m.dealOf(a), false)
 }
 
 // evaluateAt is the check of a deal at one of its deadlines. When the
@@ -493,33 +507,58 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	m.epoch++
 	x := &evaluation{now: now, a: a, ds: ds, sc: sc, held: m.epoch, due: due}
 	tasks := a.openTasks()
-	for _, t := range tasks {
-		if !taskCounts(d, t) {
-			continue
-		}
-		if t.Due == nil {
-			if !due {
-				m.cond(x, sc.rule[kTaskNoDue], t.ID, "", taskUser(t, d), time.Time{})
+	if due {
+		// Only a task falling due now: found by the due times alone.
+		for _, ot := range tasks {
+			if t := ot.t; ot.due.Equal(now) && t.Due != nil && taskCounts(d, t) {
+				m.cond(x, sc.rule[kTaskOverdue], t, "", taskUser(t, d), *t.Due)
 			}
-		} else if !due || t.Due.Equal(now) {
-			m.cond(x, sc.rule[kTaskOverdue], t.ID, "", taskUser(t, d), *t.Due)
+		}
+	} else {
+		counts := d.DeletedAt == nil && d.Open() // every task counts: none need be read
+		overdue := sc.rule[kTaskOverdue]
+		for _, ot := range tasks {
+			if counts && !ot.due.IsZero() {
+				// Read from the list alone (the tasks themselves are
+				// spread over memory): not yet due, only its check to
+				// schedule; overdue with its finding open, only to say
+				// it still holds.
+				if now.Before(ot.due) {
+					if overdue != nil {
+						m.scheduleDeal(ds, ot.due)
+					}
+					continue
+				}
+				if overdue == nil || ds.holdsFor(overdue, ot.t, x.held) {
+					continue
+				}
+			}
+			t := ot.t
+			if !taskCounts(d, t) {
+				continue
+			}
+			if t.Due == nil {
+				m.cond(x, sc.rule[kTaskNoDue], t, "", taskUser(t, d), time.Time{})
+			} else {
+				m.cond(x, sc.rule[kTaskOverdue], t, "", taskUser(t, d), *t.Due)
+			}
 		}
 	}
 	if d.Open() {
 		if len(tasks) == 0 && !due {
-			m.cond(x, sc.rule[kNoNextTask], "", "", d.Responsible, time.Time{})
+			m.cond(x, sc.rule[kNoNextTask], nil, "", d.Responsible, time.Time{})
 		}
 		if p := sc.p; p != nil {
 			m.activityConditions(x, sc)
 			if p.Lifetime > 0 {
-				m.cond(x, sc.rule[kLifetime], "", "", d.Responsible, d.PipelineEnteredAt.Add(p.Lifetime))
+				m.cond(x, sc.rule[kLifetime], nil, "", d.Responsible, d.PipelineEnteredAt.Add(p.Lifetime))
 			}
 			if st := sc.st; st != nil {
 				if st.SLA > 0 {
-					m.cond(x, sc.rule[kStageSLA], "", "", d.Responsible, d.StageEnteredAt.Add(st.SLA))
+					m.cond(x, sc.rule[kStageSLA], nil, "", d.Responsible, d.StageEnteredAt.Add(st.SLA))
 				}
 				if r := sc.rule[kRequired]; r != nil && !due && anyMissing(sc.required, d) {
-					m.cond(x, r, "", "", d.Responsible, time.Time{})
+					m.cond(x, r, nil, "", d.Responsible, time.Time{})
 				}
 			}
 		}
@@ -562,6 +601,18 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	}
 }
 
+// holdsFor marks the open finding of rule r on task t as holding, if
+// there is one.
+func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64) bool {
+	for i := range ds.open {
+		if o := &ds.open[i]; o.t == t && o.rule == r {
+			o.held = held
+			return true
+		}
+	}
+	return false
+}
+
 // taskUser is who a task's finding is accountable to.
 func taskUser(t *funnelwatch.Task, d *funnelwatch.Deal) string {
 	if t.Assignee != "" {
@@ -571,11 +622,15 @@ func taskUser(t *funnelwatch.Task, d *funnelwatch.Deal) string {
 }
 
 // cond takes one condition of the deal: rule r on the deal, or on its
-// task or call, accountable to user; it holds from threshold (zero: it
+// task t or call, accountable to user; it holds from threshold (zero: it
 // holds now).
-func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, task, call, user string, threshold time.Time) {
+func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch.Task, call, user string, threshold time.Time) {
 	if r == nil {
 		return
+	}
+	task := ""
+	if t != nil {
+		task = t.ID
 	}
 	now := x.now
 	if x.due && (threshold.IsZero() || !threshold.Equal(now)) {
@@ -620,8 +675,12 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, task, call, us
 	}
 	d := x.a.Deal
 	v := m.newViolationIn(now, r, d, x.sc, task, call, user)
-	v.Evidence = evidenceOf(r, threshold, task, x.a, since)
-	ds.open = append(ds.open, openEntry{rule: r, sub: sub, v: v, held: x.held})
+	et := t
+	if et == nil {
+		et = x.a.Tasks[""] // as the evidence of a deal's condition always looked
+	}
+	v.Evidence = m.evidenceOf(r, threshold, et, x.a, since)
+	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
 	m.open[d.ID] = append(m.open[d.ID], v)
 }
 

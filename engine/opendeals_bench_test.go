@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -32,7 +34,7 @@ func openDealEvents(i int, start time.Time) [3]funnelwatch.Event {
 	}
 }
 
-func heapInUse() uint64 {
+func heapAlloc() uint64 {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
@@ -45,17 +47,21 @@ func heapInUse() uint64 {
 // firings), in the engine as a replay does, and reports the Go heap they
 // take beside the same aggregates folded with no engine (DESIGN §9: one
 // million open deals and their deadlines in < 1 GiB). FW_OPEN_DEALS sets
-// the count (default 1,000,000).
+// the count (default 1,000,000); FW_HEAP_PROFILE, a file to write the
+// heap profile to while the engine holds them.
 func BenchmarkOpenDeals(b *testing.B) {
 	regs, err := regulations.ParseFile("../cmd/funnelwatch/bench_regulations.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("FW_OPEN_DEALS")); err == nil && v > 0 {
+		n = v
+	}
 	start := time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)
 	b.Run("fold-only-baseline", func(b *testing.B) {
 		for b.Loop() {
-			before := heapInUse()
+			before := heapAlloc()
 			aggs := map[string]*Aggregate{}
 			for i := range n {
 				evs := openDealEvents(i, start)
@@ -70,14 +76,14 @@ func BenchmarkOpenDeals(b *testing.B) {
 					a.Apply(&regs.Funnel, e)
 				}
 			}
-			after := heapInUse()
+			after := heapAlloc()
 			b.ReportMetric(float64(after-before)/(1<<20), "MiB")
 			runtime.KeepAlive(aggs)
 		}
 	})
 	b.Run("engine", func(b *testing.B) {
 		for b.Loop() {
-			before := heapInUse()
+			before := heapAlloc()
 			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
 				best: map[string]string{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{}}
 			r.monitor.Forget()
@@ -99,7 +105,15 @@ func BenchmarkOpenDeals(b *testing.B) {
 				}
 			}
 			r.settle()
-			after := heapInUse()
+			after := heapAlloc()
+			if path := os.Getenv("FW_HEAP_PROFILE"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
 			b.ReportMetric(float64(after-before)/(1<<20), "MiB")
 			b.ReportMetric(float64(r.monitor.PendingTimers()), "checks")
 			b.ReportMetric(float64(r.auto.Pending()), "firings")
