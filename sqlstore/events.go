@@ -195,6 +195,12 @@ func (tx *Tx) Events(ctx context.Context, f funnelwatch.EventFilter) ([]funnelwa
 	order := ` ORDER BY at, seq`
 	if f.BySeq {
 		order = ` ORDER BY seq`
+		if f.DealID == "" && tx.s.dialect == SQLite {
+			// Read the log as a range of seq (SQLite's rowid): left to
+			// itself the planner takes the (workspace, at, seq) index and
+			// sorts the whole workspace's log for every page.
+			where[0] = "+workspace_id = ?"
+		}
 	}
 	q := `SELECT seq, received_at, deal_id, payload FROM events WHERE ` + strings.Join(where, " AND ") + order
 	if f.Limit > 0 {
