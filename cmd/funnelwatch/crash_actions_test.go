@@ -39,27 +39,10 @@ func (h *hookReceiver) counts() (keys, requests, repeats int) {
 	return
 }
 
-// actionCount pages through GET /api/v1/actions with the query and counts.
+// actionCount counts the outbox actions the query selects.
 func actionCount(t *testing.T, url, query string) int {
 	t.Helper()
-	n := 0
-	for offset := 0; ; offset += 500 {
-		code, body := get(t, fmt.Sprintf("%s/api/v1/actions?%s&limit=500&offset=%d", url, query, offset), "crash")
-		if code != 200 {
-			t.Fatalf("GET actions?%s: %d %s", query, code, body)
-		}
-		var p struct {
-			Items      []json.RawMessage `json:"items"`
-			NextOffset *int              `json:"next_offset"`
-		}
-		if err := json.Unmarshal([]byte(body), &p); err != nil {
-			t.Fatal(err)
-		}
-		n += len(p.Items)
-		if p.NextOffset == nil {
-			return n
-		}
-	}
+	return countItems(t, url, "/api/v1/actions?"+query)
 }
 
 // Kill -9 the server while it ingests and while its timers fire (tasks

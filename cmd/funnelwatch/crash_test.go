@@ -100,6 +100,30 @@ quality:
   - {rule: stage_sla}
 `
 
+// countItems pages through a list of the API (path with its query) and
+// counts the items.
+func countItems(t *testing.T, url, path string) int {
+	t.Helper()
+	n := 0
+	for offset := 0; ; offset += 1000 {
+		code, body := get(t, fmt.Sprintf("%s%s&limit=1000&offset=%d", url, path, offset), "crash")
+		if code != 200 {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+		var p struct {
+			Items      []json.RawMessage `json:"items"`
+			NextOffset *int              `json:"next_offset"`
+		}
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		}
+		n += len(p.Items)
+		if p.NextOffset == nil {
+			return n
+		}
+	}
+}
+
 func postBatch(url string, body []byte) (accepted, duplicates int, err error) {
 	req, _ := http.NewRequest("POST", url+"/api/v1/events", strings.NewReader(string(body)))
 	req.Header.Set("Authorization", "Bearer crash")
@@ -182,26 +206,7 @@ func TestKill9DuringIngestLosesNothing(t *testing.T) {
 		}
 	}
 	// The state the log folds into: every deal moved on, every task done.
-	count := func(path string) int {
-		n := 0
-		for offset := 0; ; offset += 1000 {
-			code, body := get(t, fmt.Sprintf("%s%s&limit=1000&offset=%d", url, path, offset), "crash")
-			if code != 200 {
-				t.Fatalf("GET %s: %d %s", path, code, body)
-			}
-			var p struct {
-				Items      []json.RawMessage `json:"items"`
-				NextOffset *int              `json:"next_offset"`
-			}
-			if err := json.Unmarshal([]byte(body), &p); err != nil {
-				t.Fatal(err)
-			}
-			n += len(p.Items)
-			if p.NextOffset == nil {
-				return n
-			}
-		}
-	}
+	count := func(path string) int { return countItems(t, url, path) }
 	if n := count("/api/v1/deals?stage=contact"); n != deals {
 		t.Errorf("deals on «contact» after the crash: %d, want %d", n, deals)
 	}
