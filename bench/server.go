@@ -30,10 +30,9 @@ const (
 type server struct {
 	store *sqlstore.Store
 	in    *engine.Ingestor
-	live  *engine.Live  // nil without regulations
-	url   string        // of POST /api/v1/events
-	relay chan struct{} // the Ingestor's commits, for the engine
-	probe *sql.DB       // the bench's own reader of the database file
+	live  *engine.Live // nil without regulations
+	url   string       // of POST /api/v1/events
+	probe *sql.DB      // the bench's own reader of the database file
 
 	http     *http.Server
 	stop     context.CancelFunc
@@ -86,20 +85,7 @@ func startServer(ctx context.Context, path string, cfg serverConfig) (*server, e
 	if cfg.regs != nil {
 		s.live = &engine.Live{Store: store, Workspace: workspace, Regs: cfg.regs, Ingestor: s.in, Now: cfg.now,
 			OnFindings: cfg.onFindings}
-		// Not `OnCommit = live.Notify` as serve wires it: Notify takes
-		// the engine's lock, which a step holds while it waits for the
-		// Ingestor's (to write), and the Ingestor calls OnCommit holding
-		// its own — a deadlock as soon as a batch commits during a step's
-		// write. A relay goroutine takes the nudge instead; the engine
-		// sees it when its step ends, as it would anyway.
-		nudge := make(chan struct{}, 1)
-		s.in.OnCommit = func() {
-			select {
-			case nudge <- struct{}{}:
-			default:
-			}
-		}
-		s.relay = nudge
+		s.in.OnCommit = s.live.Notify
 	}
 	mux := http.NewServeMux()
 	(&api.Server{Store: store, Workspace: workspace, Tokens: []string{token}, Ingestor: s.in}).Routes(mux)
@@ -129,16 +115,6 @@ func startServer(ctx context.Context, path string, cfg serverConfig) (*server, e
 		close(s.engineOK)
 		return s, nil
 	}
-	go func() {
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-s.relay:
-				s.live.Notify()
-			}
-		}
-	}()
 	go func() {
 		defer close(s.engineOK)
 		_ = s.live.Run(bg, func(err error) {
