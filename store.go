@@ -83,6 +83,9 @@ type ReadTx interface {
 	Action(ctx context.Context, key string) (*ActionRecord, error)
 	// EngineState returns the engine's checkpoint (zero when none).
 	EngineState(ctx context.Context) (EngineState, error)
+	// Notices lists notices by the filter, ordered by time, then action
+	// key and target.
+	Notices(ctx context.Context, f NoticeFilter) ([]*Notice, error)
 }
 
 // Tx reads and writes within one transaction.
@@ -127,6 +130,9 @@ type Tx interface {
 	UpdateAction(ctx context.Context, a *ActionRecord) error
 	// SetEngineState records the engine's checkpoint.
 	SetEngineState(ctx context.Context, s EngineState) error
+	// SaveNotices inserts notices or replaces the stored ones of the same
+	// action and target.
+	SaveNotices(ctx context.Context, ns ...*Notice) error
 }
 
 // DealFilter selects deals. Zero fields do not filter.

@@ -41,6 +41,17 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// Defer puts an action off until a time without counting an attempt: a
+// notice held through quiet hours, or waiting for its digest.
+func Defer(until time.Time, reason string) error { return deferError{until, reason} }
+
+type deferError struct {
+	until  time.Time
+	reason string
+}
+
+func (e deferError) Error() string { return e.reason }
+
 // Dispatcher delivers the outbox's pending actions with retries and
 // exponential backoff. Actions of a type no deliverer handles wait in the
 // outbox (pending) until one does.
@@ -144,6 +155,11 @@ func (d *Dispatcher) deliver(ctx context.Context, del Deliverer, a *funnelwatch.
 		return ctx.Err() // shutting down: the attempt is not counted
 	}
 	now := d.now()
+	var put deferError
+	if errors.As(err, &put) {
+		a.LastError, a.NextAttemptAt = put.reason, put.until
+		return d.Store.Update(ctx, d.Workspace, func(tx funnelwatch.Tx) error { return tx.UpdateAction(ctx, a) })
+	}
 	a.Attempts++
 	maxAttempts := d.MaxAttempts
 	if maxAttempts <= 0 {

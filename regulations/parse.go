@@ -162,6 +162,9 @@ func (c *checker) top(m *mapping) {
 	c.decodeAutomations(autos)
 	rules, _ := m.list("quality", false)
 	c.decodeQuality(rules)
+	if e := m.get("notifications"); e != nil {
+		c.decodeNotifications(e)
+	}
 	m.done("")
 }
 
@@ -193,6 +196,50 @@ func parseHours(s string) (Hours, error) {
 		return Hours{}, fmt.Errorf("working hours %q end before they start", s)
 	}
 	return Hours{From: from, To: to}, nil
+}
+
+// decodeNotifications reads `notifications: {quiet_hours, digest: {over, within}}`.
+func (c *checker) decodeNotifications(e *entry) {
+	m := c.asMap(e.val, "notifications", e.at)
+	if m == nil {
+		return
+	}
+	n := &c.r.Notifications
+	if s, qe := m.str("quiet_hours"); qe != nil {
+		h, err := parseWindow(s)
+		if err != nil {
+			c.errorf(qe.valPos(), m.key("quiet_hours"), "%v", err)
+		}
+		n.QuietHours = h
+	}
+	if de := m.get("digest"); de != nil {
+		if dm := c.asMap(de.val, m.key("digest"), de.at); dm != nil {
+			for _, k := range []string{"over", "within"} {
+				if !dm.has(k) {
+					c.errorf(dm.at, dm.key(k), "%s is required (digest: {over: 5, within: 10m})", k)
+				}
+			}
+			n.DigestOver, _ = dm.integer("over", 1)
+			n.DigestWithin, _ = dm.duration("within", true)
+			dm.done("")
+		}
+	}
+	m.done("")
+}
+
+// parseWindow reads a daily window that may span midnight ("21:00-09:00").
+func parseWindow(s string) (Hours, error) {
+	bad := fmt.Errorf("bad hours %q (use 21:00-09:00)", s)
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return Hours{}, bad
+	}
+	from, ok1 := clock(strings.TrimSpace(a))
+	to, ok2 := clock(strings.TrimSpace(b))
+	if !ok1 || !ok2 || from == to || to == 24*60 && from == 0 {
+		return Hours{}, bad
+	}
+	return Hours{From: from, To: to % (24 * 60)}, nil
 }
 
 // clock reads "H:MM" or "HH:MM" as minutes from midnight; 24:00 is the end

@@ -24,6 +24,49 @@ type Regulations struct {
 
 	Automations []Automation // including those written as a stage's on_enter
 	Quality     []QualityRule
+
+	Notifications Notifications
+}
+
+// Notifications is how notices reach people: when they are held and when
+// many become one.
+type Notifications struct {
+	// QuietHours is a daily window, in the company's timezone, in which
+	// notices are held and then delivered when it ends; From > To spans
+	// midnight ("21:00-09:00"). Zero: none.
+	QuietHours Hours
+	// DigestOver and DigestWithin: when one target has already had
+	// DigestOver notices within DigestWithin, the next ones are held and
+	// sent as one summary when that window has passed. Zero: never.
+	DigestOver   int
+	DigestWithin time.Duration
+}
+
+// Quiet reports whether t (in the company's timezone) falls in the quiet
+// hours, and when they end.
+func (n Notifications) Quiet(t time.Time) (bool, time.Time) {
+	h := n.QuietHours
+	if h.IsZero() {
+		return false, time.Time{}
+	}
+	y, mo, d := t.Date()
+	minute := t.Hour()*60 + t.Minute()
+	at := func(day, minutes int) time.Time {
+		return time.Date(y, mo, d+day, minutes/60, minutes%60, 0, 0, t.Location())
+	}
+	if h.From < h.To { // within one day
+		if minute >= h.From && minute < h.To {
+			return true, at(0, h.To)
+		}
+		return false, time.Time{}
+	}
+	switch { // spans midnight
+	case minute >= h.From:
+		return true, at(1, h.To)
+	case minute < h.To:
+		return true, at(0, h.To)
+	}
+	return false, time.Time{}
 }
 
 // Hours is a daily working window in local time, as minutes from midnight.

@@ -24,6 +24,8 @@ import (
 	"github.com/funnelwatch/funnelwatch/sqlite"
 	"github.com/funnelwatch/funnelwatch/sqlstore"
 	"github.com/funnelwatch/funnelwatch/web"
+	"github.com/funnelwatch/funnelwatch/notify"
+	"github.com/funnelwatch/funnelwatch/telegram"
 	"github.com/funnelwatch/funnelwatch/webhook"
 )
 
@@ -94,6 +96,22 @@ func openStore(ctx context.Context, db string) (*sqlstore.Store, error) {
 	return nil, usageErr("--db must be sqlite:PATH or postgres://…, not %q", db)
 }
 
+// notifier delivers notify actions through the channels the environment
+// configures (FUNNELWATCH_TELEGRAM_TOKEN, and FUNNELWATCH_TELEGRAM_URL for
+// another Bot API server); with none, notices wait in the outbox.
+// FUNNELWATCH_BASE_URL links a notice to the deal's page.
+func notifier(store funnelwatch.Store, regs *regulations.Regulations, log *slog.Logger) *notify.Notifier {
+	channels := map[string]notify.Channel{}
+	if token := strings.TrimSpace(os.Getenv("FUNNELWATCH_TELEGRAM_TOKEN")); token != "" {
+		channels["telegram"] = notify.Telegram{Client: &telegram.Client{Token: token, BaseURL: os.Getenv("FUNNELWATCH_TELEGRAM_URL")}}
+	}
+	if len(channels) == 0 {
+		return nil
+	}
+	return &notify.Notifier{Store: store, Workspace: workspaceID, Regs: regs, Channels: channels,
+		BaseURL: os.Getenv("FUNNELWATCH_BASE_URL"), Logger: log}
+}
+
 // app is a running funnelwatch: store, regulations and HTTP surfaces.
 type app struct {
 	store    *sqlstore.Store
@@ -130,6 +148,10 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	a.ingestor.OnCommit = a.live.Notify
 	a.outbox = &engine.Dispatcher{Store: store, Workspace: workspaceID, Logger: log,
 		Deliverers: map[string]engine.Deliverer{"webhook": &webhook.Client{Secret: []byte(os.Getenv("FUNNELWATCH_WEBHOOK_SECRET"))}}}
+	if n := notifier(store, regs, log); n != nil {
+		n.Sync = a.ingestor.Sync
+		a.outbox.Deliverers["notify"] = n
+	}
 	a.live.OnWrite = a.outbox.Notify
 	mux := http.NewServeMux()
 	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log,

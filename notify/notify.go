@@ -1,0 +1,365 @@
+// Package notify delivers the regulations' notify actions: it resolves
+// recipients (users, chats, addresses) to targets on a channel (Telegram,
+// e-mail), renders the notice in Russian, holds notices through the
+// workspace's quiet hours, turns a flood to one person into a digest, and
+// records each target's delivery (sent, held, failed) so a retry sends
+// only what has not gone out.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/regulations"
+)
+
+// Channel sends a notice to an address of its own kind (a chat id, an
+// e-mail address). Its errors say whether trying again can help: a
+// Permanent one (engine.Permanent) fails the target for good.
+type Channel interface {
+	Send(ctx context.Context, address string, n Message) error
+}
+
+// Message is a notice as the channels send it.
+type Message struct {
+	Subject string // one line: the e-mail subject
+	HTML    string // Telegram's HTML subset (b, i, a): the Telegram text, the e-mail's HTML part
+	Text    string // plain text: the e-mail's text part
+}
+
+// Notifier is the outbox's deliverer of notify actions.
+type Notifier struct {
+	Store     funnelwatch.Store
+	Workspace string
+	// Regs gives the users (their chats and addresses), the timezone,
+	// the quiet hours and the digest limits.
+	Regs *regulations.Regulations
+	// Channels by name: "telegram", "email". A target whose channel is
+	// not configured waits (the action stays pending) until it is.
+	Channels map[string]Channel
+	// BaseURL, when set, links a notice to the deal's page.
+	BaseURL string
+	// Sync, when set, brings the state tables up to the log before a
+	// notice reads its deal and task (they are written behind it).
+	Sync func(context.Context) error
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+func (n *Notifier) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+// target is where one recipient's notice goes.
+type target struct {
+	key  string // "telegram:CHAT", "email:ADDRESS"
+	user string // "" for a chat or address the file names
+}
+
+func (t target) channel() (name, address string) {
+	name, address, _ = strings.Cut(t.key, ":")
+	return name, address
+}
+
+// targets resolves the action's recipients; a user goes to their Telegram
+// chat when they have one, else to their e-mail. Recipients with neither
+// are returned apart, to be recorded as failed.
+func (n *Notifier) targets(recipients []string) (ts []target, unreachable []string) {
+	seen := map[string]bool{}
+	add := func(t target) {
+		if !seen[t.key] {
+			seen[t.key] = true
+			ts = append(ts, t)
+		}
+	}
+	for _, r := range recipients {
+		switch {
+		case strings.HasPrefix(r, "chat:"):
+			add(target{key: "telegram:" + strings.TrimPrefix(r, "chat:")})
+		case strings.HasPrefix(r, "email:"):
+			add(target{key: r})
+		default:
+			u, ok := n.Regs.User(r)
+			switch {
+			case ok && u.Telegram != "":
+				add(target{key: "telegram:" + u.Telegram, user: r})
+			case ok && u.Email != "":
+				add(target{key: "email:" + u.Email, user: r})
+			default:
+				unreachable = append(unreachable, r)
+			}
+		}
+	}
+	return ts, unreachable
+}
+
+// Deliver sends the notify action to each of its targets that has not
+// had it. It returns nil when every target is done (sent or failed for
+// good), engine.Defer while notices are held (quiet hours, a digest), and
+// an error to retry when a channel failed for now.
+func (n *Notifier) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) error {
+	var view engine.ActionView
+	if err := json.Unmarshal(a.Payload, &view); err != nil {
+		return engine.Permanent(fmt.Errorf("notify action %s: %v", a.Key, err))
+	}
+	now := n.now().In(n.location())
+	if quiet, until := n.Regs.Notifications.Quiet(now); quiet {
+		return engine.Defer(until, "тихие часы до "+until.Format("15:04"))
+	}
+	ts, unreachable := n.targets(view.Recipients)
+	var done map[string]*funnelwatch.Notice
+	if err := n.Store.View(ctx, n.Workspace, func(tx funnelwatch.ReadTx) error {
+		ns, err := tx.Notices(ctx, funnelwatch.NoticeFilter{ActionKey: a.Key})
+		done = make(map[string]*funnelwatch.Notice, len(ns))
+		for _, x := range ns {
+			done[x.Target] = x
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	var record []*funnelwatch.Notice
+	for _, u := range unreachable {
+		key := "user:" + u
+		if done[key] == nil {
+			record = append(record, &funnelwatch.Notice{ActionKey: a.Key, Target: key, User: u, Status: funnelwatch.NoticeFailed,
+				At: now, Error: "у пользователя нет ни Telegram, ни e-mail в регламенте"})
+		}
+	}
+	if err := n.save(ctx, record...); err != nil {
+		return err
+	}
+	var msg *Message
+	var retry error
+	var release time.Time // the earliest held digest's time
+	sent, failed := 0, len(unreachable)
+	for _, t := range ts {
+		prev := done[t.key]
+		switch {
+		case prev != nil && prev.Status == funnelwatch.NoticeSent:
+			sent++
+			continue
+		case prev != nil && prev.Status == funnelwatch.NoticeFailed:
+			failed++
+			continue
+		case prev != nil && prev.Status == funnelwatch.NoticeHeld:
+			due := prev.At.Add(n.Regs.Notifications.DigestWithin)
+			if now.Before(due) {
+				release = earliest(release, due)
+				continue
+			}
+			err := n.sendDigest(ctx, t, now)
+			if err != nil {
+				retry = errors.Join(retry, err)
+			} else {
+				sent++
+			}
+			continue
+		}
+		if msg == nil {
+			m, err := n.render(ctx, a, &view)
+			if err != nil {
+				return err
+			}
+			msg = &m
+		}
+		if held, due, err := n.holdForDigest(ctx, a.Key, t, msg, now); err != nil {
+			return err
+		} else if held {
+			if now.Before(due) {
+				release = earliest(release, due)
+			} else if err := n.sendDigest(ctx, t, now); err != nil {
+				retry = errors.Join(retry, err)
+			} else {
+				sent++
+			}
+			continue
+		}
+		err := n.send(ctx, t, *msg)
+		switch {
+		case err == nil:
+			sent++
+			err = n.save(ctx, &funnelwatch.Notice{ActionKey: a.Key, Target: t.key, User: t.user, Status: funnelwatch.NoticeSent, At: now})
+		case engine.IsPermanent(err):
+			failed++
+			err = n.save(ctx, &funnelwatch.Notice{ActionKey: a.Key, Target: t.key, User: t.user, Status: funnelwatch.NoticeFailed,
+				At: now, Error: err.Error()})
+		default:
+			retry = errors.Join(retry, fmt.Errorf("%s: %w", t.key, err))
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case retry != nil:
+		return retry
+	case !release.IsZero():
+		return engine.Defer(release, "ждёт сводки до "+release.Format("15:04"))
+	case sent == 0 && failed > 0:
+		return engine.Permanent(fmt.Errorf("no recipient of %s could be reached", a.Key))
+	}
+	return nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (n *Notifier) location() *time.Location {
+	if n.Regs.Location != nil {
+		return n.Regs.Location
+	}
+	return time.UTC
+}
+
+func (n *Notifier) save(ctx context.Context, ns ...*funnelwatch.Notice) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	return n.Store.Update(ctx, n.Workspace, func(tx funnelwatch.Tx) error { return tx.SaveNotices(ctx, ns...) })
+}
+
+// send passes a message to the target's channel.
+func (n *Notifier) send(ctx context.Context, t target, m Message) error {
+	name, address := t.channel()
+	ch := n.Channels[name]
+	if ch == nil {
+		return fmt.Errorf("channel %s is not configured", name)
+	}
+	return ch.Send(ctx, address, m)
+}
+
+// holdForDigest holds the notice when its target has already had the
+// digest's limit of notices within its window; it returns when the digest
+// goes out.
+func (n *Notifier) holdForDigest(ctx context.Context, key string, t target, m *Message, now time.Time) (bool, time.Time, error) {
+	cfg := n.Regs.Notifications
+	if cfg.DigestOver <= 0 {
+		return false, time.Time{}, nil
+	}
+	var recent []*funnelwatch.Notice
+	if err := n.Store.View(ctx, n.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		recent, err = tx.Notices(ctx, funnelwatch.NoticeFilter{Target: t.key, Since: now.Add(-cfg.DigestWithin)})
+		return err
+	}); err != nil {
+		return false, time.Time{}, err
+	}
+	count := 0
+	var held *funnelwatch.Notice
+	for _, x := range recent {
+		switch x.Status {
+		case funnelwatch.NoticeSent:
+			count++
+		case funnelwatch.NoticeHeld:
+			if held == nil {
+				held = x
+			}
+		}
+	}
+	if held == nil && count < cfg.DigestOver {
+		return false, time.Time{}, nil
+	}
+	// Held with the others: the digest goes when the first held one's
+	// window has passed.
+	due := now.Add(cfg.DigestWithin)
+	if held != nil {
+		due = held.At.Add(cfg.DigestWithin)
+	}
+	heldAt := now
+	if held != nil {
+		heldAt = held.At // one window for the whole digest
+	}
+	err := n.save(ctx, &funnelwatch.Notice{ActionKey: key, Target: t.key, User: t.user, Status: funnelwatch.NoticeHeld,
+		At: heldAt, Text: m.Subject})
+	return true, due, err
+}
+
+// sendDigest sends the target's held notices as one summary and marks
+// them all sent (they may belong to other actions, which then find their
+// notice sent).
+func (n *Notifier) sendDigest(ctx context.Context, t target, now time.Time) error {
+	var held []*funnelwatch.Notice
+	if err := n.Store.View(ctx, n.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		held, err = tx.Notices(ctx, funnelwatch.NoticeFilter{Target: t.key, Status: funnelwatch.NoticeHeld})
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	m := digest(held, n.Regs.Notifications.DigestWithin)
+	if err := n.send(ctx, t, m); err != nil {
+		if engine.IsPermanent(err) {
+			for _, h := range held {
+				h.Status, h.At, h.Error = funnelwatch.NoticeFailed, now, err.Error()
+			}
+			return n.save(ctx, held...)
+		}
+		return fmt.Errorf("digest to %s: %w", t.key, err)
+	}
+	for _, h := range held {
+		h.Status, h.At = funnelwatch.NoticeSent, now
+	}
+	return n.save(ctx, held...)
+}
+
+// digest is one summary of held notices.
+func digest(held []*funnelwatch.Notice, within time.Duration) Message {
+	lines := make([]string, 0, len(held))
+	for _, h := range held {
+		lines = append(lines, h.Text)
+	}
+	slices.Sort(lines)
+	title := fmt.Sprintf("Сводка: %d %s", len(held), plural(len(held), "уведомление", "уведомления", "уведомлений"))
+	var html, text strings.Builder
+	html.WriteString("<b>" + esc(title) + "</b>\n")
+	fmt.Fprintf(&html, "<i>За %s их пришло бы слишком много — собрали в одно сообщение.</i>\n", esc(humanDuration(within)))
+	text.WriteString(title + "\n")
+	for _, l := range lines {
+		html.WriteString("• " + esc(l) + "\n")
+		text.WriteString("• " + l + "\n")
+	}
+	return Message{Subject: title, HTML: html.String(), Text: text.String()}
+}
+
+// plural picks the Russian form for n: 1 уведомление, 2 уведомления,
+// 5 уведомлений.
+func plural(n int, one, few, many string) string {
+	switch {
+	case n%10 == 1 && n%100 != 11:
+		return one
+	case n%10 >= 2 && n%10 <= 4 && (n%100 < 12 || n%100 > 14):
+		return few
+	}
+	return many
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		h := int(d / time.Hour)
+		return fmt.Sprintf("%d %s", h, plural(h, "час", "часа", "часов"))
+	default:
+		m := int(d / time.Minute)
+		return fmt.Sprintf("%d мин", m)
+	}
+}

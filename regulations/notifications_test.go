@@ -1,0 +1,64 @@
+package regulations_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch/regulations"
+)
+
+func TestParse_Notifications(t *testing.T) {
+	r, err := regulations.Parse([]byte(head + `timezone: Europe/Moscow
+notifications:
+  quiet_hours: "21:00-09:00"
+  digest: {over: 5, within: 10m}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := r.Notifications
+	if n.QuietHours != (regulations.Hours{From: 21 * 60, To: 9 * 60}) || n.DigestOver != 5 || n.DigestWithin != 10*time.Minute {
+		t.Fatalf("notifications %+v", n)
+	}
+	msk := r.Location
+	cases := []struct {
+		name  string // the moment, in Moscow time
+		at    time.Time
+		quiet bool
+		until time.Time
+	}{
+		{"late evening: held until the morning", time.Date(2026, 11, 23, 22, 30, 0, 0, msk), true, time.Date(2026, 11, 24, 9, 0, 0, 0, msk)},
+		{"after midnight: held until the same morning", time.Date(2026, 11, 24, 3, 0, 0, 0, msk), true, time.Date(2026, 11, 24, 9, 0, 0, 0, msk)},
+		{"the quiet hours start at 21:00", time.Date(2026, 11, 23, 21, 0, 0, 0, msk), true, time.Date(2026, 11, 24, 9, 0, 0, 0, msk)},
+		{"at 09:00 they are over", time.Date(2026, 11, 24, 9, 0, 0, 0, msk), false, time.Time{}},
+		{"midday", time.Date(2026, 11, 24, 13, 0, 0, 0, msk), false, time.Time{}},
+	}
+	for _, tc := range cases {
+		quiet, until := n.Quiet(tc.at)
+		if quiet != tc.quiet || !until.Equal(tc.until) {
+			t.Errorf("%s: quiet %v until %s, want %v until %s", tc.name, quiet, until, tc.quiet, tc.until)
+		}
+	}
+	// A window inside one day.
+	day := regulations.Notifications{QuietHours: regulations.Hours{From: 13 * 60, To: 14 * 60}}
+	if q, u := day.Quiet(time.Date(2026, 11, 24, 13, 30, 0, 0, msk)); !q || !u.Equal(time.Date(2026, 11, 24, 14, 0, 0, 0, msk)) {
+		t.Errorf("lunch break: %v until %s", q, u)
+	}
+}
+
+func TestParse_NotificationsErrors(t *testing.T) {
+	errs := parseErrors(t, head+`notifications:
+  quiet_hours: "21:00-21:00"
+  digest: {over: 0}
+  loud: true
+`)
+	got := map[string]bool{}
+	for _, e := range errs {
+		got[e.Key] = true
+	}
+	for _, k := range []string{"notifications.quiet_hours", "notifications.digest.within", "notifications.digest.over", "notifications.loud"} {
+		if !got[k] {
+			t.Errorf("no error for %s; errors: %v", k, errs)
+		}
+	}
+}
