@@ -49,9 +49,9 @@ type Notifier struct {
 	BaseURL string
 	// Sync, when set, brings the state tables up to the log before a
 	// notice reads its deal and task (they are written behind it).
-	Sync func(context.Context) error
-	Now     func() time.Time
-	Logger  *slog.Logger
+	Sync   func(context.Context) error
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (n *Notifier) now() time.Time {

@@ -1,9 +1,13 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"mime"
+	netmail "net/mail"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +15,8 @@ import (
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/mail"
+	"github.com/funnelwatch/funnelwatch/mail/smtptest"
 	"github.com/funnelwatch/funnelwatch/notify"
 	"github.com/funnelwatch/funnelwatch/regulations"
 	"github.com/funnelwatch/funnelwatch/sqlite"
@@ -23,7 +29,8 @@ timezone: Europe/Moscow
 users:
   - {id: sergey, name: Сергей, role: supervisor, telegram: "200"}
   - {id: roman, name: Роман, supervisor: sergey, telegram: "100"}
-  - {id: olga, name: Ольга, supervisor: sergey}
+  - {id: olga, name: Ольга, supervisor: sergey, email: olga@example.com}
+  - {id: ivan, name: Иван, supervisor: sergey}
 pipelines:
   - id: sales
     name: Продажи
@@ -43,6 +50,7 @@ type world struct {
 	ctx  context.Context
 	st   funnelwatch.Store
 	tg   *telegramtest.Fake
+	smtp *smtptest.Server
 	now  time.Time
 	disp *engine.Dispatcher
 }
@@ -84,8 +92,12 @@ func newWorld(t *testing.T, start time.Time) *world {
 	clock := func() time.Time { return w.now }
 	client := &telegram.Client{Token: tg.Token, BaseURL: srv.URL, PerChat: time.Nanosecond, Attempts: 1,
 		Sleep: func(context.Context, time.Duration) error { return nil }}
+	smtp := smtptest.Start(t)
+	w.smtp = smtp
+	mailer := &mail.Sender{Config: mail.Config{Host: smtp.Host, Port: smtp.Port, Username: smtptest.Username,
+		Password: smtptest.Password, From: "fw@example.com", TLSConfig: &tls.Config{RootCAs: smtp.RootCAs, ServerName: "127.0.0.1"}}}
 	n := &notify.Notifier{Store: st, Workspace: "ws", Regs: r, Now: clock, BaseURL: "https://fw.example.com",
-		Channels: map[string]notify.Channel{"telegram": notify.Telegram{Client: client}}}
+		Channels: map[string]notify.Channel{"telegram": notify.Telegram{Client: client}, "email": notify.Email{Sender: mailer}}}
 	w.disp = &engine.Dispatcher{Store: st, Workspace: "ws", Now: clock, Deliverers: map[string]engine.Deliverer{"notify": n}}
 	return w
 }
@@ -129,11 +141,12 @@ func msk(h, m int) time.Time {
 }
 
 // The overdue task is notified to the manager and the supervisor at once
-// (seed 001), with the deal's name escaped, and a user without Telegram or
-// e-mail is recorded as unreachable instead of blocking the others.
+// (seed 001), with the deal's name escaped; a user with only an e-mail
+// address gets an e-mail; a user with neither is recorded as unreachable
+// instead of blocking the others.
 func TestOverdueNoticeReachesManagerAndSupervisor(t *testing.T) {
 	w := newWorld(t, msk(9, 0))
-	w.overdue("overdue_notify:T1@x:0", "roman", "sergey", "olga", "roman")
+	w.overdue("overdue_notify:T1@x:0", "roman", "sergey", "olga", "ivan", "roman")
 	w.step()
 	for _, chat := range []string{"100", "200"} {
 		got := w.tg.Got(chat)
@@ -162,8 +175,19 @@ func TestOverdueNoticeReachesManagerAndSupervisor(t *testing.T) {
 		states = append(states, n.Target+"="+string(n.Status))
 	}
 	if got := strings.Join(states, " "); !strings.Contains(got, "telegram:100=sent") || !strings.Contains(got, "telegram:200=sent") ||
-		!strings.Contains(got, "user:olga=failed") || len(notices) != 3 {
+		!strings.Contains(got, "email:olga@example.com=sent") || !strings.Contains(got, "user:ivan=failed") || len(notices) != 4 {
 		t.Fatalf("notices: %s", got)
+	}
+	mails := w.smtp.Mails()
+	if len(mails) != 1 || mails[0].To[0] != "olga@example.com" || !mails[0].TLS {
+		t.Fatalf("%d e-mails", len(mails))
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(mails[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); subject != "Просрочена задача: «ООО <Рога & Копыта>_1»" {
+		t.Fatalf("e-mail subject %q", subject)
 	}
 }
 

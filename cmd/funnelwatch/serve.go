@@ -24,6 +24,7 @@ import (
 	"github.com/funnelwatch/funnelwatch/sqlite"
 	"github.com/funnelwatch/funnelwatch/sqlstore"
 	"github.com/funnelwatch/funnelwatch/web"
+	"github.com/funnelwatch/funnelwatch/mail"
 	"github.com/funnelwatch/funnelwatch/notify"
 	"github.com/funnelwatch/funnelwatch/telegram"
 	"github.com/funnelwatch/funnelwatch/webhook"
@@ -98,12 +99,21 @@ func openStore(ctx context.Context, db string) (*sqlstore.Store, error) {
 
 // notifier delivers notify actions through the channels the environment
 // configures (FUNNELWATCH_TELEGRAM_TOKEN, and FUNNELWATCH_TELEGRAM_URL for
-// another Bot API server); with none, notices wait in the outbox.
+// another Bot API server; FUNNELWATCH_SMTP_URL for e-mail); with none,
+// notices wait in the outbox.
 // FUNNELWATCH_BASE_URL links a notice to the deal's page.
 func notifier(store funnelwatch.Store, regs *regulations.Regulations, log *slog.Logger) *notify.Notifier {
 	channels := map[string]notify.Channel{}
 	if token := strings.TrimSpace(os.Getenv("FUNNELWATCH_TELEGRAM_TOKEN")); token != "" {
 		channels["telegram"] = notify.Telegram{Client: &telegram.Client{Token: token, BaseURL: os.Getenv("FUNNELWATCH_TELEGRAM_URL")}}
+	}
+	if u := strings.TrimSpace(os.Getenv("FUNNELWATCH_SMTP_URL")); u != "" {
+		cfg, err := mail.ParseURL(u)
+		if err != nil {
+			log.Error("FUNNELWATCH_SMTP_URL: e-mail notices are off", "err", err)
+		} else {
+			channels["email"] = notify.Email{Sender: &mail.Sender{Config: cfg}}
+		}
 	}
 	if len(channels) == 0 {
 		return nil
