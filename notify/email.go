@@ -16,8 +16,15 @@ type Email struct{ Sender *mail.Sender }
 // Send mails the notice to the address. A refusal the server calls
 // permanent fails the target for good.
 func (e Email) Send(ctx context.Context, address string, m Message) error {
-	body := `<div style="font-family:sans-serif">` + strings.ReplaceAll(strings.TrimSpace(m.HTML), "\n", "<br>\n") + `</div>`
-	err := e.Sender.Send(ctx, mail.Message{To: []string{address}, Subject: m.Subject, HTML: body, Text: m.Text})
+	body := m.EmailHTML
+	if body == "" {
+		body = `<div style="font-family:sans-serif">` + strings.ReplaceAll(strings.TrimSpace(m.HTML), "\n", "<br>\n") + `</div>`
+	}
+	images := make([]mail.Image, 0, len(m.Images))
+	for _, img := range m.Images {
+		images = append(images, mail.Image{Name: img.Name, PNG: img.PNG})
+	}
+	err := e.Sender.Send(ctx, mail.Message{To: []string{address}, Subject: m.Subject, HTML: body, Text: m.Text, Images: images})
 	var perm *mail.PermanentError
 	if errors.As(err, &perm) {
 		return engine.Permanent(err)

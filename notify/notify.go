@@ -19,6 +19,7 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 // Channel sends a notice to an address of its own kind (a chat id, an
@@ -28,11 +29,22 @@ type Channel interface {
 	Send(ctx context.Context, address string, n Message) error
 }
 
-// Message is a notice as the channels send it.
+// Message is a notice or a report as the channels send it.
 type Message struct {
 	Subject string // one line: the e-mail subject
-	HTML    string // Telegram's HTML subset (b, i, a): the Telegram text, the e-mail's HTML part
+	HTML    string // Telegram's HTML subset (b, i, a): the Telegram text, and the e-mail's HTML part unless EmailHTML is set
 	Text    string // plain text: the e-mail's text part
+	// EmailHTML, when set, is the e-mail's HTML part (a report's richer
+	// layout, its images shown with <img src="cid:NAME">).
+	EmailHTML string
+	Images    []Image // charts: Telegram photos before the text, e-mail inline images
+}
+
+// Image is a PNG picture of a message.
+type Image struct {
+	Name    string // file name and e-mail content id, e.g. "stages.png"
+	Caption string // the photo's caption in Telegram (HTML subset)
+	PNG     []byte
 }
 
 // Notifier is the outbox's deliverer of notify actions.
@@ -49,7 +61,10 @@ type Notifier struct {
 	BaseURL string
 	// Sync, when set, brings the state tables up to the log before a
 	// notice reads its deal and task (they are written behind it).
-	Sync   func(context.Context) error
+	Sync func(context.Context) error
+	// Report renders a report action (type "report": a scheduled quality
+	// report); report actions fail without it.
+	Report func(ctx context.Context, a *funnelwatch.ActionRecord) (Message, error)
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -168,13 +183,14 @@ func (n *Notifier) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) err
 			continue
 		}
 		if msg == nil {
-			m, err := n.render(ctx, a, &view)
+			m, err := n.message(ctx, a, &view)
 			if err != nil {
 				return err
 			}
 			msg = &m
 		}
-		if held, due, err := n.holdForDigest(ctx, a.Key, t, msg, now); err != nil {
+		if a.Type == ActionReport { // a report is never folded into a digest
+		} else if held, due, err := n.holdForDigest(ctx, a.Key, t, msg, now); err != nil {
 			return err
 		} else if held {
 			if now.Before(due) {
@@ -212,6 +228,21 @@ func (n *Notifier) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) err
 		return engine.Permanent(fmt.Errorf("no recipient of %s could be reached", a.Key))
 	}
 	return nil
+}
+
+// ActionReport is the outbox type of a scheduled report; Notifier
+// delivers it as it delivers notify actions.
+const ActionReport = "report"
+
+// message renders what the action says.
+func (n *Notifier) message(ctx context.Context, a *funnelwatch.ActionRecord, v *engine.ActionView) (Message, error) {
+	if a.Type != ActionReport {
+		return n.render(ctx, a, v)
+	}
+	if n.Report == nil {
+		return Message{}, engine.Permanent(fmt.Errorf("report %s: reports are not set up", a.Key))
+	}
+	return n.Report(ctx, a)
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -329,7 +360,7 @@ func digest(held []*funnelwatch.Notice, within time.Duration) Message {
 		lines = append(lines, h.Text)
 	}
 	slices.Sort(lines)
-	title := fmt.Sprintf("Сводка: %d %s", len(held), plural(len(held), "уведомление", "уведомления", "уведомлений"))
+	title := fmt.Sprintf("Сводка: %d %s", len(held), ru.Plural(len(held), "уведомление", "уведомления", "уведомлений"))
 	var html, text strings.Builder
 	html.WriteString("<b>" + esc(title) + "</b>\n")
 	fmt.Fprintf(&html, "<i>За %s их пришло бы слишком много — собрали в одно сообщение.</i>\n", esc(humanDuration(within)))
@@ -341,25 +372,30 @@ func digest(held []*funnelwatch.Notice, within time.Duration) Message {
 	return Message{Subject: title, HTML: html.String(), Text: text.String()}
 }
 
-// plural picks the Russian form for n: 1 уведомление, 2 уведомления,
-// 5 уведомлений.
-func plural(n int, one, few, many string) string {
-	switch {
-	case n%10 == 1 && n%100 != 11:
-		return one
-	case n%10 >= 2 && n%10 <= 4 && (n%100 < 12 || n%100 > 14):
-		return few
-	}
-	return many
-}
-
 func humanDuration(d time.Duration) string {
 	switch {
 	case d >= time.Hour && d%time.Hour == 0:
 		h := int(d / time.Hour)
-		return fmt.Sprintf("%d %s", h, plural(h, "час", "часа", "часов"))
+		return fmt.Sprintf("%d %s", h, ru.Plural(h, "час", "часа", "часов"))
 	default:
 		m := int(d / time.Minute)
 		return fmt.Sprintf("%d мин", m)
 	}
+}
+
+// SendNow sends a message to recipients at once, outside the outbox (the
+// `funnelwatch report --send` command): quiet hours and digests do not
+// apply. It returns the targets that could not be reached, with why.
+func (n *Notifier) SendNow(ctx context.Context, recipients []string, m Message) error {
+	ts, unreachable := n.targets(recipients)
+	var errs []error
+	for _, u := range unreachable {
+		errs = append(errs, fmt.Errorf("%s: no Telegram chat or e-mail in the regulations", u))
+	}
+	for _, t := range ts {
+		if err := n.send(ctx, t, m); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.key, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 // titles say, per trigger, what happened (Russian first: the users'
@@ -76,7 +77,7 @@ func (n *Notifier) render(ctx context.Context, a *funnelwatch.ActionRecord, v *e
 		subject += ": «" + name + "»"
 		value := "«" + name + "»"
 		if deal.Amount > 0 {
-			value += " — " + money(deal.Amount)
+			value += " — " + ru.Money(deal.Amount)
 		}
 		lines = append(lines, line{"Сделка", value})
 		if st, ok := n.Regs.ResolveStage("", deal.Pipeline+"/"+deal.Stage); ok {
@@ -123,17 +124,4 @@ func (n *Notifier) userName(id string) string {
 		return u.Name
 	}
 	return id
-}
-
-// money writes roubles with thin-space thousands.
-func money(v float64) string {
-	s := fmt.Sprint(int64(v + 0.5))
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f")
-		}
-		b.WriteRune(r)
-	}
-	return b.String() + "\u00a0₽"
 }

@@ -62,3 +62,45 @@ func TestParse_NotificationsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_Reports(t *testing.T) {
+	r, err := regulations.Parse([]byte(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No reports: key — the weekly report on Monday at 09:00 to the
+	// supervisors.
+	def := r.ScheduledReports()
+	if len(def) != 1 || def[0].Period != "last-week" || def[0].Cron != "0 9 * * MON" || len(def[0].To) != 1 || def[0].To[0].String() != "user:sergey" {
+		t.Fatalf("default reports %+v", def)
+	}
+	r, err = regulations.Parse([]byte(head + `reports:
+  - id: daily
+    period: yesterday
+    cron: "0 8 * * *"
+    to: [role:supervisor, "chat:-100500", "email:owner@example.com"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps := r.ScheduledReports()
+	if len(reps) != 1 || reps[0].ID != "daily" || reps[0].Period != "yesterday" || reps[0].Schedule == nil || len(reps[0].To) != 3 {
+		t.Fatalf("reports %+v", reps)
+	}
+	// An empty list turns the default off.
+	if r, err = regulations.Parse([]byte(head + "reports: []\n")); err != nil || len(r.ScheduledReports()) != 0 {
+		t.Fatalf("reports: [] gave %v, %v", r.ScheduledReports(), err)
+	}
+	errs := parseErrors(t, head+`reports:
+  - {id: weekly, period: fortnight, cron: "0 9 * * XYZ", to: [responsible]}
+`)
+	got := map[string]bool{}
+	for _, e := range errs {
+		got[e.Key] = true
+	}
+	for _, k := range []string{"reports[0].period", "reports[0].cron", "reports[0].to[0]"} {
+		if !got[k] {
+			t.Errorf("no error for %s; errors: %v", k, errs)
+		}
+	}
+}

@@ -165,6 +165,9 @@ func (c *checker) top(m *mapping) {
 	if e := m.get("notifications"); e != nil {
 		c.decodeNotifications(e)
 	}
+	if reps, e := m.list("reports", false); e != nil {
+		c.decodeReports(reps)
+	}
 	m.done("")
 }
 

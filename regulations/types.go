@@ -26,6 +26,9 @@ type Regulations struct {
 	Quality     []QualityRule
 
 	Notifications Notifications
+	// Reports are the scheduled quality reports; nil when the file has
+	// no `reports:` (ScheduledReports gives the default then).
+	Reports []ReportSchedule
 }
 
 // Notifications is how notices reach people: when they are held and when

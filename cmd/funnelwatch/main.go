@@ -31,12 +31,15 @@ Usage:
   funnelwatch import   events --regulations FILE [--db URL] FILE.ndjson
   funnelwatch import   deals  --regulations FILE [--db URL] --map … FILE.csv
   funnelwatch backtest --regulations FILE --events FILE.ndjson [--until RFC3339] [--format json] [--mode simulate|observe] [--compare OLD.yaml]
+  funnelwatch report   --regulations FILE [--db URL] [--period last-week] [--out DIR] [--send] [--to R1,R2]
   funnelwatch bench    ingest [--events N] [--batch N] [--clients N] [--rules]
   funnelwatch bench    latency [--rate N] [--seconds N] [--history N]
   funnelwatch bench    memory [--deals N]
 
 Environment: FUNNELWATCH_API_TOKEN (admin API token), FUNNELWATCH_DB,
-FUNNELWATCH_ADDR, FUNNELWATCH_REGULATIONS, FUNNELWATCH_DATA.
+FUNNELWATCH_ADDR, FUNNELWATCH_REGULATIONS, FUNNELWATCH_DATA,
+FUNNELWATCH_WEBHOOK_SECRET, FUNNELWATCH_TELEGRAM_TOKEN, FUNNELWATCH_TELEGRAM_URL,
+FUNNELWATCH_SMTP_URL, FUNNELWATCH_BASE_URL.
 `
 
 // errUsage marks errors that are the caller's mistake; Main prints usage.
@@ -62,6 +65,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "backtest":
 		err = runBacktest(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = runReport(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -18,15 +18,16 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/api"
 	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/mail"
 	"github.com/funnelwatch/funnelwatch/metrics"
+	"github.com/funnelwatch/funnelwatch/notify"
 	"github.com/funnelwatch/funnelwatch/postgres"
 	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/reporting"
 	"github.com/funnelwatch/funnelwatch/sqlite"
 	"github.com/funnelwatch/funnelwatch/sqlstore"
-	"github.com/funnelwatch/funnelwatch/web"
-	"github.com/funnelwatch/funnelwatch/mail"
-	"github.com/funnelwatch/funnelwatch/notify"
 	"github.com/funnelwatch/funnelwatch/telegram"
+	"github.com/funnelwatch/funnelwatch/web"
 	"github.com/funnelwatch/funnelwatch/webhook"
 )
 
@@ -127,9 +128,10 @@ type app struct {
 	store    *sqlstore.Store
 	regs     *regulations.Regulations
 	ingestor *engine.Ingestor
-	live     *engine.Live       // the regulations, on the wall clock
-	outbox   *engine.Dispatcher // delivers the actions that leave funnelwatch
-	release  func() error       // the workspace's ingest lease
+	live     *engine.Live         // the regulations, on the wall clock
+	outbox   *engine.Dispatcher   // delivers the actions that leave funnelwatch
+	reports  *reporting.Scheduler // queues the scheduled quality reports
+	release  func() error         // the workspace's ingest lease
 	api      *api.Server
 	handler  http.Handler
 	log      *slog.Logger
@@ -160,8 +162,11 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 		Deliverers: map[string]engine.Deliverer{"webhook": &webhook.Client{Secret: []byte(os.Getenv("FUNNELWATCH_WEBHOOK_SECRET"))}}}
 	if n := notifier(store, regs, log); n != nil {
 		n.Sync = a.ingestor.Sync
+		n.Report = reporting.Render(store, workspaceID, regs, n.BaseURL, time.Now)
 		a.outbox.Deliverers["notify"] = n
+		a.outbox.Deliverers[notify.ActionReport] = n
 	}
+	a.reports = &reporting.Scheduler{Store: store, Workspace: workspaceID, Regs: regs, OnWrite: a.outbox.Notify, Logger: log}
 	a.live.OnWrite = a.outbox.Notify
 	mux := http.NewServeMux()
 	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log,
@@ -237,7 +242,7 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 	// The engine evaluates the log as it grows and on the clock; the
 	// outbox delivers what it decides.
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	engineDone := make(chan struct{}, 2)
+	engineDone := make(chan struct{}, 3)
 	go func() {
 		_ = a.live.Run(engineCtx, func(err error) { a.log.Error("rules engine", "err", err) })
 		engineDone <- struct{}{}
@@ -246,8 +251,13 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 		_ = a.outbox.Run(engineCtx, func(err error) { a.log.Error("outbox", "err", err) })
 		engineDone <- struct{}{}
 	}()
+	go func() {
+		a.reports.Run(engineCtx, func(err error) { a.log.Error("scheduled reports", "err", err) })
+		engineDone <- struct{}{}
+	}()
 	defer func() {
 		stopEngine()
+		<-engineDone
 		<-engineDone
 		<-engineDone
 		// What the engine decided last is written before the state
