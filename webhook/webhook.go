@@ -57,9 +57,17 @@ func (c *Client) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) error
 	if err != nil {
 		return engine.Permanent(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, view.URL, bytes.NewReader(body))
+	return c.Post(ctx, view.URL, a.Key, body)
+}
+
+// Post sends a signed JSON body to url with the idempotency key: the
+// webhook's request, also used for the messenger gateway. A 2xx answer
+// delivers it; a 4xx other than 408 and 429 fails it for good; anything
+// else is retried. Extra headers (a gateway's Authorization) are added.
+func (c *Client) Post(ctx context.Context, url, key string, body []byte, headers ...string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return engine.Permanent(fmt.Errorf("webhook %s: %w", view.URL, err))
+		return engine.Permanent(fmt.Errorf("POST %s: %w", url, err))
 	}
 	now := time.Now
 	if c.Now != nil {
@@ -68,10 +76,13 @@ func (c *Client) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) error
 	ts := strconv.FormatInt(now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "funnelwatch")
-	req.Header.Set(HeaderIdempotencyKey, a.Key)
+	req.Header.Set(HeaderIdempotencyKey, key)
 	req.Header.Set(HeaderTimestamp, ts)
 	if len(c.Secret) > 0 {
 		req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -79,7 +90,7 @@ func (c *Client) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) error
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", view.URL, err)
+		return fmt.Errorf("POST %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -87,9 +98,9 @@ func (c *Client) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) error
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
 	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return engine.Permanent(fmt.Errorf("webhook %s: %s", view.URL, resp.Status))
+		return engine.Permanent(fmt.Errorf("POST %s: %s", url, resp.Status))
 	}
-	return fmt.Errorf("webhook %s: %s", view.URL, resp.Status)
+	return fmt.Errorf("POST %s: %s", url, resp.Status)
 }
 
 // Sign returns the signature header's value for a body sent at ts.

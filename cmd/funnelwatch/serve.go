@@ -20,6 +20,7 @@ import (
 	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/mail"
 	"github.com/funnelwatch/funnelwatch/metrics"
+	"github.com/funnelwatch/funnelwatch/messenger"
 	"github.com/funnelwatch/funnelwatch/notify"
 	"github.com/funnelwatch/funnelwatch/postgres"
 	"github.com/funnelwatch/funnelwatch/regulations"
@@ -165,6 +166,11 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 		n.Report = reporting.Render(store, workspaceID, regs, n.BaseURL, time.Now)
 		a.outbox.Deliverers["notify"] = n
 		a.outbox.Deliverers[notify.ActionReport] = n
+	}
+	if u := strings.TrimSpace(os.Getenv("FUNNELWATCH_MESSENGER_URL")); u != "" {
+		a.outbox.Deliverers["message"] = &messenger.Gateway{URL: u, Token: os.Getenv("FUNNELWATCH_MESSENGER_TOKEN"),
+			Client: &webhook.Client{Secret: []byte(os.Getenv("FUNNELWATCH_WEBHOOK_SECRET"))}, Store: store,
+			Workspace: workspaceID, Sync: a.ingestor.Sync}
 	}
 	a.reports = &reporting.Scheduler{Store: store, Workspace: workspaceID, Regs: regs, OnWrite: a.outbox.Notify, Logger: log}
 	a.live.OnWrite = a.outbox.Notify
