@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/funnelwatch/funnelwatch/telegram/telegramtest"
 )
 
 // hookReceiver is the outside system the regulations' webhooks call.
@@ -58,6 +60,12 @@ func TestKill9WhileActingDoublesNothing(t *testing.T) {
 	rcv := &hookReceiver{seen: map[string]int{}}
 	hooks := httptest.NewServer(rcv)
 	defer hooks.Close()
+	// The overdue notices go to the supervisor's Telegram chat (sergey's
+	// "100500" in the example) through a fake Bot API.
+	tg, tgSrv := telegramtest.Start(t)
+	t.Setenv("FUNNELWATCH_TELEGRAM_TOKEN", tg.Token)
+	t.Setenv("FUNNELWATCH_TELEGRAM_URL", tgSrv.URL)
+	t.Setenv("FUNNELWATCH_TELEGRAM_PACE", "1ms")
 	base, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +177,31 @@ quality:`, hooks.URL), 1)
 	}
 	if n := actionCount(t, url, "type=notify&rule=overdue_notify"); n != deals {
 		t.Errorf("overdue notices in the outbox: %d, want %d (one per overdue task)", n, deals)
+	}
+	// Every overdue notice reaches the supervisor's chat; a repeat only
+	// for the message in flight at the kill.
+	deadline = time.Now().Add(30 * time.Second)
+	for actionCount(t, url, "type=notify&status=done") < deals && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	perDeal := map[string]int{}
+	for _, m := range tg.Got("100500") {
+		if i := strings.Index(m, "«D"); i >= 0 {
+			perDeal[m[i+len("«"):i+len("«")+strings.Index(m[i+len("«"):], "»")]]++
+		}
+	}
+	missing, extra := 0, 0
+	for i := range deals {
+		switch n := perDeal[fmt.Sprintf("D%d", i)]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			extra += n - 1
+		}
+	}
+	t.Logf("telegram: %d messages to the supervisor, %d deals missing, %d repeated", len(tg.Got("100500")), missing, extra)
+	if missing > 0 || extra > 1 {
+		t.Errorf("overdue notices in Telegram: %d deals never notified, %d repeats (only the one in flight at the kill may repeat)", missing, extra)
 	}
 	// Each deal has its own task and exactly one robot task: none doubled.
 	for _, d := range []int{0, acked*perBatch - 1, acked * perBatch, deals - 1} {

@@ -107,7 +107,11 @@ func openStore(ctx context.Context, db string) (*sqlstore.Store, error) {
 func notifier(store funnelwatch.Store, regs *regulations.Regulations, log *slog.Logger) *notify.Notifier {
 	channels := map[string]notify.Channel{}
 	if token := strings.TrimSpace(os.Getenv("FUNNELWATCH_TELEGRAM_TOKEN")); token != "" {
-		channels["telegram"] = notify.Telegram{Client: &telegram.Client{Token: token, BaseURL: os.Getenv("FUNNELWATCH_TELEGRAM_URL")}}
+		client := &telegram.Client{Token: token, BaseURL: os.Getenv("FUNNELWATCH_TELEGRAM_URL")}
+		if pace, err := time.ParseDuration(os.Getenv("FUNNELWATCH_TELEGRAM_PACE")); err == nil && pace > 0 {
+			client.PerChat = pace // a local Bot API server, or tests: Telegram's own is a message a second per chat
+		}
+		channels["telegram"] = notify.Telegram{Client: client}
 	}
 	if u := strings.TrimSpace(os.Getenv("FUNNELWATCH_SMTP_URL")); u != "" {
 		cfg, err := mail.ParseURL(u)
