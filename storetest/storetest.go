@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ActiveDeals", func(t *testing.T) { testActiveDeals(t, open) })
 	t.Run("Ingest", func(t *testing.T) { RunIngest(t, open) })
 	t.Run("Lease", func(t *testing.T) { testLease(t, open) })
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 }
 
 var wsCounter int
