@@ -157,7 +157,10 @@ type DealFilter struct {
 	Pipeline    string
 	Stage       string
 	Responsible string
-	Status      DealStatus
+	// Responsibles, when not empty, keeps the deals of these users only
+	// (a supervisor's team).
+	Responsibles []string
+	Status       DealStatus
 	// IncludeDeleted also lists deals that left the funnel.
 	IncludeDeleted bool
 	Offset, Limit  int

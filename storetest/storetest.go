@@ -278,6 +278,13 @@ func testDeals(t *testing.T, open Opener) {
 		if len(byOlga) != 1 || byOlga[0].ID != "D2" {
 			t.Errorf("Deals(olga) = %d deals, want only D2 (D3 is deleted)", len(byOlga))
 		}
+		team, err := tx.Deals(ctx, funnelwatch.DealFilter{Responsibles: []string{"olga", "roman"}, IncludeDeleted: true})
+		if err != nil {
+			return err
+		}
+		if len(team) != 3 {
+			t.Errorf("Deals(olga and roman, deleted too) = %d deals, want 3", len(team))
+		}
 		withDeleted, err := tx.Deals(ctx, funnelwatch.DealFilter{Responsible: "olga", IncludeDeleted: true})
 		if err != nil {
 			return err
