@@ -108,7 +108,7 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 	}
 	d.People = newHChart(labels, values, counts, hrefs)
 	for _, row := range d.Report.ByRule {
-		d.Rules = append(d.Rules, ruleLine{RuleRow: row, Name: ruleName(row.Rule), Href: period("rule", row.Rule)})
+		d.Rules = append(d.Rules, ruleLine{RuleRow: row, Name: s.ruleName(row.Rule), Href: period("rule", row.Rule)})
 	}
 	var days, titles []string
 	var vs, rs []int

@@ -249,7 +249,7 @@ func (s *Server) dealPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	for i := len(found) - 1; i >= 0; i-- {
 		v := found[i]
-		d.Violations = append(d.Violations, violationLine{Violation: v, RuleName: ruleName(v.Rule), DealName: d.Deal.Name, Evidence: evidence(v.Evidence)})
+		d.Violations = append(d.Violations, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), DealName: d.Deal.Name, Evidence: s.evidence(v.Evidence)})
 	}
 	for k, v := range d.Deal.Fields {
 		d.Fields = append(d.Fields, option{k, formatField(v)})

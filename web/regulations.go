@@ -60,11 +60,7 @@ func (s *Server) regulationsPage(w http.ResponseWriter, r *http.Request, c *reqC
 			d.Automations = append(d.Automations, line)
 		}
 		for _, q := range regs.Quality {
-			name := ruleName(q.Rule)
-			if q.Message != "" {
-				name = funnelwatch.Text{RU: q.Message, EN: q.Message}
-			}
-			d.Rules = append(d.Rules, ruleSpec{QualityRule: q, Name: name,
+			d.Rules = append(d.Rules, ruleSpec{QualityRule: q, Name: s.ruleName(q.ID),
 				Scope: strings.TrimSpace(strings.Join(q.Pipelines, " ") + " " + strings.Join(q.Stages, " "))})
 		}
 	}

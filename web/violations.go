@@ -45,8 +45,20 @@ type violationLine struct {
 	Evidence []option
 }
 
-// ruleName is what a rule is called on the pages: the catalogue's
-// message, or the file's for a rule of its own; the id when neither.
+// ruleName is what a rule is called on the pages: the file's message
+// when it gives one, else the catalogue's; the id when neither.
+func (s *Server) ruleName(rule string) funnelwatch.Text {
+	if s.Regulations != nil {
+		for _, q := range s.Regulations.Quality {
+			if q.ID == rule && q.Message != "" {
+				return funnelwatch.Text{RU: q.Message, EN: q.Message}
+			}
+		}
+	}
+	return ruleName(rule)
+}
+
+// ruleName is the catalogue's name of a rule, the id when it has none.
 func ruleName(rule string) funnelwatch.Text {
 	if t, ok := engine.Catalogue[rule]; ok {
 		return funnelwatch.Text{RU: t.Message.RU, EN: t.Message.EN}
@@ -123,7 +135,7 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 		}
 	}
 	for _, v := range found {
-		d.Items = append(d.Items, violationLine{Violation: v, RuleName: ruleName(v.Rule), DealName: names[v.DealID], Evidence: evidence(v.Evidence)})
+		d.Items = append(d.Items, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), DealName: names[v.DealID], Evidence: s.evidence(v.Evidence)})
 	}
 	pageURL := func(p int) string {
 		q := r.URL.Query()
@@ -207,8 +219,8 @@ func cmpStr(a, b string) int {
 }
 
 // evidence lists a finding's evidence object as key, value lines, in the
-// order the engine wrote them.
-func evidence(raw json.RawMessage) []option {
+// order the engine wrote them; times are shown in the company's timezone.
+func (s *Server) evidence(raw json.RawMessage) []option {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -228,6 +240,9 @@ func evidence(raw json.RawMessage) []option {
 		var str string
 		if json.Unmarshal(v, &str) == nil {
 			val = str
+			if t, err := time.Parse(time.RFC3339, str); err == nil {
+				val = t.In(s.loc()).Format("02.01.2006 15:04")
+			}
 		}
 		out = append(out, option{fmt.Sprint(k), val})
 	}
