@@ -10,7 +10,7 @@ import (
 )
 
 // cardsPerStage bounds a column of the board; the rest is a count.
-const cardsPerStage = 60
+const cardsPerStage = 25
 
 type boardData struct {
 	Pipeline  *funnelwatch.Pipeline

@@ -109,7 +109,6 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 	}
 	d.Page, _ = strconv.Atoi(q.Get("page"))
 	d.Page = max(d.Page, 1)
-	f.Offset, f.Limit = (d.Page-1)*perPage, perPage
 	if err := s.catchUp(r.Context()); err != nil {
 		s.fail(w, r, err)
 		return
@@ -120,12 +119,21 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 		err = s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
 			stx := scoped(tx, c.scope)
 			var err error
-			if found, err = stx.Violations(r.Context(), f); err != nil {
-				return err
-			}
 			if d.Total, err = stx.CountViolations(r.Context(), f); err != nil {
 				return err
 			}
+			// Newest first: the store lists in opening order, so a page
+			// is a window counted from the end, reversed.
+			end := d.Total - (d.Page-1)*perPage
+			if end <= 0 {
+				return nil
+			}
+			f.Offset = max(0, end-perPage)
+			f.Limit = end - f.Offset
+			if found, err = stx.Violations(r.Context(), f); err != nil {
+				return err
+			}
+			slices.Reverse(found)
 			names, err = dealNames(r, tx, found)
 			return err
 		})
