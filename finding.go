@@ -60,7 +60,10 @@ func (v *Violation) Open() bool { return v.ResolvedAt == nil }
 type ViolationFilter struct {
 	DealID string
 	User   string
-	Rule   string
+	// Users, when not empty, keeps the findings of these users only (a
+	// supervisor's team).
+	Users []string
+	Rule  string
 	// Stage is a stage id (any pipeline) or "pipeline/stage".
 	Stage    string
 	Severity Severity

@@ -86,6 +86,14 @@ type ReadTx interface {
 	// Notices lists notices by the filter, ordered by time, then action
 	// key and target.
 	Notices(ctx context.Context, f NoticeFilter) ([]*Notice, error)
+
+	// PasswordHash returns the stored password hash of a user of the
+	// regulations file (ENOTFOUND: the user has no password yet). The
+	// users themselves are the file's; the store keeps only credentials.
+	PasswordHash(ctx context.Context, userID string) (string, error)
+	// Session returns the session with the token hash, expired or not
+	// (ENOTFOUND when there is none: signed out, or never signed in).
+	Session(ctx context.Context, tokenHash string) (*Session, error)
 }
 
 // Tx reads and writes within one transaction.
@@ -133,6 +141,20 @@ type Tx interface {
 	// SaveNotices inserts notices or replaces the stored ones of the same
 	// action and target.
 	SaveNotices(ctx context.Context, ns ...*Notice) error
+
+	// SetPasswordHash sets or replaces the user's password hash.
+	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+	// CreateSession stores a new session; a token hash already stored is
+	// an error with code ECONFLICT.
+	CreateSession(ctx context.Context, s *Session) error
+	// DeleteSession ends the session with the token hash (none: no error).
+	DeleteSession(ctx context.Context, tokenHash string) error
+	// DeleteUserSessions ends every session of the user (a new password
+	// signs the old browsers out) and returns how many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteExpiredSessions removes the sessions expired at now and
+	// returns how many there were.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 }
 
 // DealFilter selects deals. Zero fields do not filter.
@@ -141,7 +163,10 @@ type DealFilter struct {
 	Pipeline    string
 	Stage       string
 	Responsible string
-	Status      DealStatus
+	// Responsibles, when not empty, keeps the deals of these users only
+	// (a supervisor's team).
+	Responsibles []string
+	Status       DealStatus
 	// IncludeDeleted also lists deals that left the funnel.
 	IncludeDeleted bool
 	Offset, Limit  int

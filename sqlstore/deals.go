@@ -73,9 +73,9 @@ func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwat
 	err := chunked(f.IDs, func(ids []string) error {
 		where := []string{"workspace_id = ?"}
 		args := []any{tx.ws}
-		add := func(cond string, v any) {
+		add := func(cond string, vs ...any) {
 			where = append(where, cond)
-			args = append(args, v)
+			args = append(args, vs...)
 		}
 		if ids != nil {
 			where = append(where, "id IN "+placeholders(1, len(ids)))
@@ -91,6 +91,9 @@ func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwat
 		}
 		if f.Responsible != "" {
 			add("responsible = ?", f.Responsible)
+		}
+		if len(f.Responsibles) > 0 {
+			add("responsible IN "+placeholders(1, len(f.Responsibles)), anys(f.Responsibles)...)
 		}
 		if f.Status != "" {
 			add("status = ?", string(f.Status))

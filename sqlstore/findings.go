@@ -92,6 +92,9 @@ func (tx *Tx) violationWhere(f funnelwatch.ViolationFilter) (string, []any) {
 	if f.User != "" {
 		add("user_id = ?", f.User)
 	}
+	if len(f.Users) > 0 {
+		add("user_id IN "+placeholders(1, len(f.Users)), anys(f.Users)...)
+	}
 	if f.Rule != "" {
 		add("rule = ?", f.Rule)
 	}
@@ -219,4 +222,12 @@ func jsonText(raw json.RawMessage) (string, error) {
 		return "", fmt.Errorf("not valid JSON: %.40q", raw)
 	}
 	return string(raw), nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

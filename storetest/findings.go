@@ -69,6 +69,7 @@ func testViolations(t *testing.T, open Opener) {
 		{"everything in opening order", funnelwatch.ViolationFilter{}, []string{"V6", "V1", "V2", "V3", "V4", "V5"}, 0},
 		{"a deal", funnelwatch.ViolationFilter{DealID: "D1"}, []string{"V1", "V3"}, 0},
 		{"a user", funnelwatch.ViolationFilter{User: "olga"}, []string{"V6", "V2", "V4"}, 0},
+		{"a team of users", funnelwatch.ViolationFilter{Users: []string{"olga", "nobody"}}, []string{"V6", "V2", "V4"}, 0},
 		{"a rule", funnelwatch.ViolationFilter{Rule: "task.overdue"}, []string{"V1", "V4"}, 0},
 		{"remarks", funnelwatch.ViolationFilter{Severity: funnelwatch.SeverityRemark}, []string{"V3", "V5"}, 0},
 		{"a stage id in any pipeline", funnelwatch.ViolationFilter{Stage: "contact"}, []string{"V2", "V3"}, 0},

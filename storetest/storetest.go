@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ActiveDeals", func(t *testing.T) { testActiveDeals(t, open) })
 	t.Run("Ingest", func(t *testing.T) { RunIngest(t, open) })
 	t.Run("Lease", func(t *testing.T) { testLease(t, open) })
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 }
 
 var wsCounter int
@@ -277,6 +278,13 @@ func testDeals(t *testing.T, open Opener) {
 		}
 		if len(byOlga) != 1 || byOlga[0].ID != "D2" {
 			t.Errorf("Deals(olga) = %d deals, want only D2 (D3 is deleted)", len(byOlga))
+		}
+		team, err := tx.Deals(ctx, funnelwatch.DealFilter{Responsibles: []string{"olga", "roman"}, IncludeDeleted: true})
+		if err != nil {
+			return err
+		}
+		if len(team) != 3 {
+			t.Errorf("Deals(olga and roman, deleted too) = %d deals, want 3", len(team))
 		}
 		withDeleted, err := tx.Deals(ctx, funnelwatch.DealFilter{Responsible: "olga", IncludeDeleted: true})
 		if err != nil {

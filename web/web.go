@@ -1,5 +1,9 @@
 // Package web serves the pages of funnelwatch from templates and assets
-// embedded in the binary, so it works offline.
+// embedded in the binary, so it works offline: sign-in, the dashboard,
+// violations, deals (board and card), my tasks, the funnel and the
+// regulations, in Russian or English. Every figure comes from the same
+// code the API uses (report, the store's reads), scoped to what the
+// signed-in user may see.
 package web
 
 import (
@@ -11,8 +15,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/auth"
+	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
 //go:embed templates/*.html
@@ -26,41 +35,296 @@ type Server struct {
 	Store     funnelwatch.Store
 	Workspace string
 	Funnel    *funnelwatch.Funnel
-	Logger    *slog.Logger
+	// Regulations, when set, is shown on the regulations page
+	// (automations and rules; the funnel alone otherwise).
+	Regulations *regulations.Regulations
+	Logger      *slog.Logger
 	// Sync, when set, brings the state tables up to the event log before
 	// a page reads them.
 	Sync func(context.Context) error
+	// Engine, when set, is stepped before a page reads (the rules engine
+	// running live), as the API does.
+	Engine interface{ Step(context.Context) error }
+	// Ingestor takes the events the pages make (a task completed, a note,
+	// a move); without it the deal card has no forms.
+	Ingestor *engine.Ingestor
+	// Sessions signs users in.
+	Sessions *auth.Sessions
+	// Demo lists logins and passwords to show on the sign-in page; only
+	// the demo sets it.
+	Demo []DemoLogin
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 
-	tmpl *template.Template
+	tmpl map[string]*template.Template // lang + "/" + page
+	cop  *http.CrossOriginProtection
 }
+
+// DemoLogin is a login of the demo company shown on its sign-in page.
+type DemoLogin struct {
+	User     funnelwatch.User
+	Password string
+}
+
+// pages are the page templates; each is parsed with layout.html.
+var pages = []string{"signin.html", "error.html", "dashboard.html", "funnel.html", "violations.html",
+	"deals.html", "deal.html", "tasks.html", "regulations.html"}
 
 // New parses the embedded templates; a broken template fails at start,
 // not on the first request.
 func New(s Server) (*Server, error) {
-	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("web templates: %w", err)
+	if s.Funnel == nil {
+		return nil, fmt.Errorf("web: no funnel")
 	}
-	s.tmpl = t
+	if s.Sessions == nil {
+		return nil, fmt.Errorf("web: no sessions")
+	}
+	s.tmpl = map[string]*template.Template{}
+	for _, lang := range languages {
+		for _, p := range pages {
+			t, err := template.New("layout.html").Funcs(s.funcs(lang)).ParseFS(templateFS, "templates/layout.html", "templates/"+p)
+			if err != nil {
+				return nil, fmt.Errorf("web templates: %w", err)
+			}
+			s.tmpl[lang+"/"+p] = t
+		}
+	}
+	s.cop = http.NewCrossOriginProtection()
 	return &s, nil
 }
 
 // Routes registers the pages on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /{$}", s.funnelPage)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	mux.Handle("GET /signin", s.guard(http.HandlerFunc(s.signinPage)))
+	mux.Handle("POST /signin", s.guard(http.HandlerFunc(s.signin)))
+	mux.Handle("POST /signout", s.action(s.signout))
+	mux.Handle("GET /{$}", s.page(s.dashboardPage))
+	mux.Handle("GET /funnel", s.page(s.funnelPage))
+	mux.Handle("GET /violations", s.page(s.violationsPage))
+	mux.Handle("GET /deals", s.page(s.dealsPage))
+	mux.Handle("GET /deals/{id}", s.page(s.dealPage))
+	mux.Handle("POST /deals/{id}/tasks/{task}/complete", s.action(s.completeTask))
+	mux.Handle("POST /deals/{id}/tasks", s.action(s.createTask))
+	mux.Handle("POST /deals/{id}/notes", s.action(s.addNote))
+	mux.Handle("POST /deals/{id}/move", s.action(s.moveDeal))
+	mux.Handle("GET /tasks", s.page(s.tasksPage))
+	mux.Handle("GET /regulations", s.page(s.regulationsPage))
 }
 
-var funcs = template.FuncMap{
-	"money": func(v float64) string { return formatMoney(v) },
+// cacheFor lets browsers keep the assets for an hour.
+func cacheFor(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) loc() *time.Location {
+	if s.Funnel.Location != nil {
+		return s.Funnel.Location
+	}
+	return time.UTC
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// catchUp steps the engine and syncs the state tables before a read, as
+// the API does, so a page sees every acknowledged event and its findings.
+func (s *Server) catchUp(ctx context.Context) error {
+	if s.Engine != nil {
+		if err := s.Engine.Step(ctx); err != nil {
+			return err
+		}
+	}
+	if s.Sync != nil {
+		return s.Sync(ctx)
+	}
+	return nil
+}
+
+// view is what every page's template gets.
+type view struct {
+	Lang    string
+	Switch  string // this page in the other language
+	Path    string
+	Company string
+	User    *funnelwatch.User
+	CSRF    string
+	Nav     string // the active navigation entry
+	Title   string
+	Error   string
+	Demo    []DemoLogin
+	Data    any
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, name string, v view) {
+	v.Lang, v.Switch, v.Path, v.Company = c.lang, switchURL(r, c.lang), r.URL.Path, s.Funnel.Company
+	if c.user != nil {
+		v.User, v.CSRF = c.user, auth.CSRFToken(c.token)
+	}
+	var buf bytes.Buffer
+	if err := s.tmpl[c.lang+"/"+name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// notFound answers 404, the same for a page that does not exist and for
+// one outside the user's scope: the answer tells nothing of what exists.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.render(w, r, c, http.StatusNotFound, "error.html", view{Title: tr(c.lang, "err.notfound"), Data: tr(c.lang, "err.notfound_text")})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if funnelwatch.ErrorCode(err) == funnelwatch.ENOTFOUND {
+		http.Error(w, "Не найдено / Not found", http.StatusNotFound)
+		return
+	}
+	s.logger().Error("web", "path", r.URL.Path, "err", err)
+	http.Error(w, "Внутренняя ошибка / Internal error", http.StatusInternalServerError)
+}
+
+// funcs are the template functions of a language.
+func (s *Server) funcs(lang string) template.FuncMap {
+	loc := s.loc
+	return template.FuncMap{
+		"t":     func(key string) string { return tr(lang, key) },
+		"money": formatMoney,
+		"text": func(t funnelwatch.Text) string {
+			if lang == langEN && t.EN != "" {
+				return t.EN
+			}
+			return t.RU
+		},
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.In(loc()).Format("02.01.2006")
+		},
+		"datetime": func(t any) string {
+			switch t := t.(type) {
+			case time.Time:
+				if t.IsZero() {
+					return ""
+				}
+				return t.In(loc()).Format("02.01.2006 15:04")
+			case *time.Time:
+				if t == nil {
+					return ""
+				}
+				return t.In(loc()).Format("02.01.2006 15:04")
+			}
+			return ""
+		},
+		"user":  s.userName,
+		"stage": s.stageName,
+		"pct":   func(x float64) string { return fmt.Sprintf("%.0f%%", x*100) },
+		"dec":   func(x float64) string { return strings.Replace(fmt.Sprintf("%.1f", x), ".", decimalSep(lang), 1) },
+		"dur":   func(d time.Duration) string { return formatDuration(lang, d) },
+		"delta": func(cur, prev int) string {
+			switch {
+			case cur > prev:
+				return fmt.Sprintf("+%d", cur-prev)
+			case cur < prev:
+				return fmt.Sprintf("−%d", prev-cur)
+			}
+			return "±0"
+		},
+		"role": func(r funnelwatch.Role) string { return tr(lang, "role."+string(r)) },
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		},
+	}
+}
+
+func decimalSep(lang string) string {
+	if lang == langEN {
+		return "."
+	}
+	return ","
+}
+
+// formatDuration writes a stage's SLA or a grace: days, hours, minutes.
+func formatDuration(lang string, d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	units := [][3]string{{"д", "d"}, {"ч", "h"}, {"мин", "min"}}
+	i := 0
+	if lang == langEN {
+		i = 1
+	}
+	var parts []string
+	days, rest := d/(24*time.Hour), d%(24*time.Hour)
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", days, units[0][i]))
+	}
+	if h := rest / time.Hour; h > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", h, units[1][i]))
+	}
+	if m := (rest % time.Hour) / time.Minute; m > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", m, units[2][i]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *Server) userName(id string) string {
+	if u, ok := s.Funnel.User(id); ok && u.Name != "" {
+		return u.Name
+	}
+	if id == "" {
+		return "—"
+	}
+	return id
+}
+
+func (s *Server) stageName(pipeline, stage string) string {
+	if p, ok := s.Funnel.Pipeline(pipeline); ok {
+		if st, ok := p.Stage(stage); ok && st.Name != "" {
+			return st.Name
+		}
+	}
+	return stage
 }
 
 // formatMoney writes roubles with thin-space thousands, the Russian way.
 func formatMoney(v float64) string {
+	neg := v < 0
+	if neg {
+		v = -v
+	}
 	n := int64(v + 0.5)
 	s := fmt.Sprint(n)
 	var b bytes.Buffer
+	if neg {
+		b.WriteString("−")
+	}
 	for i, r := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
 			b.WriteString("\u202f")
@@ -68,81 +332,4 @@ func formatMoney(v float64) string {
 		b.WriteRune(r)
 	}
 	return b.String() + "\u00a0₽"
-}
-
-type stageRow struct {
-	Stage  funnelwatch.Stage
-	Deals  int
-	Amount float64
-}
-
-type pipelineView struct {
-	Pipeline funnelwatch.Pipeline
-	Stages   []stageRow
-	Open     int
-	Amount   float64 // on open stages
-}
-
-func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request) {
-	var counts []funnelwatch.StageCount
-	var events int64
-	if s.Sync != nil {
-		if err := s.Sync(r.Context()); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
-	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
-		var err error
-		if counts, err = tx.StageCounts(r.Context()); err != nil {
-			return err
-		}
-		events, err = tx.EventCount(r.Context())
-		return err
-	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	byStage := map[string]funnelwatch.StageCount{}
-	for _, c := range counts {
-		byStage[c.Pipeline+"/"+c.Stage] = c
-	}
-	var views []pipelineView
-	for _, p := range s.Funnel.Pipelines {
-		v := pipelineView{Pipeline: p}
-		for _, st := range p.Stages {
-			c := byStage[st.Ref()]
-			v.Stages = append(v.Stages, stageRow{Stage: st, Deals: c.Deals, Amount: c.Amount})
-			if st.Type == funnelwatch.StageOpen {
-				v.Open += c.Deals
-				v.Amount += c.Amount
-			}
-		}
-		views = append(views, v)
-	}
-	s.render(w, r, "funnel.html", map[string]any{
-		"Company":   s.Funnel.Company,
-		"Pipelines": views,
-		"Events":    events,
-	})
-}
-
-func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
-	var buf bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = buf.WriteTo(w)
-}
-
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	log := s.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log.Error("web", "path", r.URL.Path, "err", err)
-	http.Error(w, "Внутренняя ошибка / Internal error", http.StatusInternalServerError)
 }

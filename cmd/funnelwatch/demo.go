@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/demo"
 	"github.com/funnelwatch/funnelwatch/regulations"
 	"github.com/funnelwatch/funnelwatch/sqlite"
+	"github.com/funnelwatch/funnelwatch/web"
 )
 
 // runDemo generates the demo company, loads it into a fresh embedded store
@@ -36,6 +38,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tokens = []string{token}
 	}
 	a.setTokens(tokens)
+	logins, err := demoLogins(ctx, a)
+	if err != nil {
+		return err
+	}
 	return a.serve(ctx, *addr, func(url string) {
 		fmt.Fprintf(stdout, "funnelwatch demo: %s — %d events loaded in %s\n", a.regs.Company, len(co.Events), time.Since(start).Round(time.Millisecond))
 		fmt.Fprintf(stdout, "  regulations: %s\n  events:      %s\n", filepath.Join(*dir, "regulations.yaml"), filepath.Join(*dir, "events.ndjson"))
@@ -44,6 +50,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		} else {
 			fmt.Fprintln(stdout, "  API token: FUNNELWATCH_API_TOKEN")
 		}
+		fmt.Fprintf(stdout, "  sign in as the head of sales: %s / %s (the team's logins are on the sign-in page)\n", logins[0].User.ID, logins[0].Password)
 		fmt.Fprintf(stdout, "Open %s\n", url)
 	})
 }
@@ -112,4 +119,28 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 	// work in it: the engine observes the automations up to its end.
 	a.live.ObserveUntil = now.Truncate(time.Minute)
 	return a, co, nil
+}
+
+// demoLogins gives every user of the demo company the password
+// "<id>-demo" and lists them for the sign-in page, the head of sales
+// first (the demo is theirs), then the managers, then the rest.
+func demoLogins(ctx context.Context, a *app) ([]web.DemoLogin, error) {
+	var logins []web.DemoLogin
+	for _, role := range []funnelwatch.Role{funnelwatch.RoleSupervisor, funnelwatch.RoleManager, funnelwatch.RoleAdmin} {
+		for _, u := range a.regs.Users {
+			if u.Role != role {
+				continue
+			}
+			pw := u.ID + "-demo"
+			if err := a.sessions.SetPassword(ctx, u.ID, pw, time.Now()); err != nil {
+				return nil, fmt.Errorf("demo password of %s: %w", u.ID, err)
+			}
+			logins = append(logins, web.DemoLogin{User: u, Password: pw})
+		}
+	}
+	if len(logins) == 0 {
+		return nil, fmt.Errorf("the demo company has no users")
+	}
+	a.pages.Demo = logins
+	return logins, nil
 }

@@ -28,6 +28,7 @@ Usage:
   funnelwatch demo     [--addr HOST:PORT] [--data DIR] [--seed N]
   funnelwatch serve    --regulations FILE [--db sqlite:PATH|postgres://…] [--addr HOST:PORT]
   funnelwatch check    FILE
+  funnelwatch user     password USER_ID --regulations FILE [--db URL]   (the password on stdin)
   funnelwatch import   events --regulations FILE [--db URL] FILE.ndjson
   funnelwatch import   deals  --regulations FILE [--db URL] --map … FILE.csv
   funnelwatch backtest --regulations FILE --events FILE.ndjson [--until RFC3339] [--format json] [--mode simulate|observe] [--compare OLD.yaml]
@@ -36,11 +37,16 @@ Usage:
   funnelwatch bench    latency [--rate N] [--seconds N] [--history N]
   funnelwatch bench    memory [--deals N]
 
-Environment: FUNNELWATCH_API_TOKEN (admin API token), FUNNELWATCH_DB,
+Environment: FUNNELWATCH_API_TOKEN (admin API token), FUNNELWATCH_ADMIN_PASSWORD
+(the first admin's password, set at serve start if they have none), FUNNELWATCH_DB,
 FUNNELWATCH_ADDR, FUNNELWATCH_REGULATIONS, FUNNELWATCH_DATA,
 FUNNELWATCH_WEBHOOK_SECRET, FUNNELWATCH_TELEGRAM_TOKEN, FUNNELWATCH_TELEGRAM_URL,
-FUNNELWATCH_SMTP_URL, FUNNELWATCH_BASE_URL.
+FUNNELWATCH_SMTP_URL, FUNNELWATCH_MESSENGER_URL, FUNNELWATCH_MESSENGER_TOKEN,
+FUNNELWATCH_BASE_URL.
 `
+
+// stdin is where "user password" reads the password; tests replace it.
+var stdin io.Reader = os.Stdin
 
 // errUsage marks errors that are the caller's mistake; Main prints usage.
 var errUsage = errors.New("usage")
@@ -63,6 +69,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runImport(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = runUser(ctx, args[1:], stdin, stdout, stderr)
 	case "backtest":
 		err = runBacktest(ctx, args[1:], stdout, stderr)
 	case "report":

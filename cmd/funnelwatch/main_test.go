@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,6 +125,7 @@ pipelines:
 func TestServeIngestAndPage(t *testing.T) {
 	t.Setenv("FUNNELWATCH_API_TOKEN", "s3cret")
 	db := "sqlite:" + filepath.Join(t.TempDir(), "fw.db")
+	setPassword(t, db, "sergey", "пароль Сергея")
 	url, _ := start(t, "serve", "--regulations", example, "--db", db, "--addr", "127.0.0.1:0")
 	// Deals of a minute ago: the regulations' robots (the 7-day lifetime
 	// move to warm-up) have no reason to move them yet.
@@ -141,7 +144,8 @@ func TestServeIngestAndPage(t *testing.T) {
 	if resp.StatusCode != 200 || r.Accepted != 2 {
 		t.Fatalf("ingest: %d accepted=%d", resp.StatusCode, r.Accepted)
 	}
-	code, page := get(t, url+"/", "")
+	c := signIn(t, url, "sergey", "пароль Сергея")
+	code, page := browse(t, c, url+"/funnel")
 	if code != 200 || !strings.Contains(page, "Основная воронка") || !strings.Contains(page, "Целевой клиент") ||
 		!strings.Contains(page, "ZolotarevAuto") {
 		t.Fatalf("page: %d\n%s", code, page)
@@ -163,7 +167,10 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	began := time.Now()
 	url, out := start(t, "demo", "--addr", "127.0.0.1:0", "--data", dir)
-	code, page := get(t, url+"/", "")
+	if !strings.Contains(out.String(), "sergey / sergey-demo") {
+		t.Errorf("the demo does not tell the head of sales' login:\n%s", out.String())
+	}
+	code, page := browse(t, signIn(t, url, "sergey", "sergey-demo"), url+"/funnel")
 	t.Logf("demo: first page %s after start", time.Since(began))
 	if code != 200 {
 		t.Fatalf("demo page: %d", code)
@@ -247,4 +254,53 @@ func TestSecondDemoOnSameDataRefused(t *testing.T) {
 	if code, _ := get(t, url+"/", ""); code != 200 {
 		t.Errorf("the first demo stopped serving: %d", code)
 	}
+}
+
+// setPassword runs "funnelwatch user password" with the password on stdin.
+func setPassword(t *testing.T, db, user, password string) {
+	t.Helper()
+	old := stdin
+	stdin = strings.NewReader(password + "\n")
+	defer func() { stdin = old }()
+	var out, errs bytes.Buffer
+	if code := Main(context.Background(), []string{"user", "password", user, "--regulations", example, "--db", db}, &out, &errs); code != 0 {
+		t.Fatalf("user password exited %d: %s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), "password set for "+user) {
+		t.Errorf("user password: %s", out.String())
+	}
+}
+
+var preRE = regexp.MustCompile(`name="pre" value="([^"]+)"`)
+
+// signIn signs a new browser in to the pages.
+func signIn(t *testing.T, base, user, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	_, page := browse(t, c, base+"/signin")
+	m := preRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no sign-in form:\n%s", page)
+	}
+	resp, err := c.PostForm(base+"/signin", neturl.Values{"pre": {m[1]}, "user": {user}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/" {
+		t.Fatalf("sign in as %s: %d at %s", user, resp.StatusCode, resp.Request.URL)
+	}
+	return c
+}
+
+func browse(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/api"
+	"github.com/funnelwatch/funnelwatch/auth"
 	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/mail"
 	"github.com/funnelwatch/funnelwatch/metrics"
@@ -62,6 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	if err := firstAdmin(ctx, a, os.Getenv("FUNNELWATCH_ADMIN_PASSWORD"), stderr); err != nil {
+		return err
+	}
 	return a.serve(ctx, *addr, func(url string) {
 		fmt.Fprintf(stdout, "funnelwatch serving %s on %s\n", regs.Company, url)
 	})
@@ -138,6 +142,8 @@ type app struct {
 	reports  *reporting.Scheduler // queues the scheduled quality reports
 	release  func() error         // the workspace's ingest lease
 	api      *api.Server
+	pages    *web.Server
+	sessions *auth.Sessions
 	handler  http.Handler
 	log      *slog.Logger
 }
@@ -182,12 +188,15 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log,
 		Funnel: &regs.Funnel, Engine: a.live}
 	a.api.Routes(mux)
-	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Logger: log, Sync: a.ingestor.Sync})
+	a.sessions = &auth.Sessions{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Brake: &auth.Brake{}}
+	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Regulations: regs, Logger: log,
+		Sync: a.ingestor.Sync, Engine: a.live, Ingestor: a.ingestor, Sessions: a.sessions})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	pages.Routes(mux)
+	a.pages = pages
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := store.Ping(r.Context()); err != nil {

@@ -1,0 +1,163 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/report"
+)
+
+// dashboardData is the head of sales' first screen: the week's quality
+// report (report.Quality, as GET /api/v1/reports/quality computes it),
+// the deals without a next task and the tasks overdue now, each number a
+// link to the findings, deals or tasks behind it.
+type dashboardData struct {
+	Report         *report.QualityReport
+	From, To       string    // the week's days, as the violations filter takes them
+	Last           time.Time // the week's last day
+	Links          map[string]string
+	NoTask         int
+	Overdue        int
+	Stages, People hchart
+	Rules          []ruleLine
+	Trend          vchart
+}
+
+type ruleLine struct {
+	report.RuleRow
+	Name funnelwatch.Text
+	Href string
+}
+
+// week returns the last seven days in the workspace's timezone, today
+// included: [00:00 six days ago, 00:00 tomorrow).
+func week(now time.Time, loc *time.Location) (from, to time.Time) {
+	l := now.In(loc)
+	to = time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
+	return to.AddDate(0, 0, -7), to
+}
+
+func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if err := s.catchUp(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := s.now()
+	from, to := week(now, s.loc())
+	d := dashboardData{From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Last: to.AddDate(0, 0, -1)}
+	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
+		stx := scoped(tx, c.scope)
+		var err error
+		if d.Report, err = report.Quality(r.Context(), stx, s.Funnel, from, to, now); err != nil {
+			return err
+		}
+		d.NoTask, d.Overdue, err = s.workload(r, stx, c, now)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	period := func(extra ...string) string {
+		q := url.Values{"from": {d.From}, "to": {d.To}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
+		return "/violations?" + q.Encode()
+	}
+	who := "team"
+	if c.scope.Only() != "" {
+		who = "mine"
+	}
+	d.Links = map[string]string{
+		"violations": period("severity", "violation"),
+		"remarks":    period("severity", "remark"),
+		"open":       "/violations?open=true",
+		"notask":     "/deals?notask=1",
+		"overdue":    "/tasks?who=" + who + "#overdue",
+	}
+	var labels, values, hrefs []string
+	var counts []float64
+	for _, row := range d.Report.ByStage {
+		if row.Violations == 0 {
+			continue
+		}
+		labels, values, counts = append(labels, row.Name), append(values, itoa(row.Violations)), append(counts, float64(row.Violations))
+		href := ""
+		if row.Pipeline != "" {
+			href = period("severity", "violation", "stage", row.Pipeline+"/"+row.Stage)
+		}
+		hrefs = append(hrefs, href)
+	}
+	d.Stages = newHChart(labels, values, counts, hrefs)
+	labels, values, hrefs, counts = nil, nil, nil, nil
+	for _, row := range d.Report.ByManager {
+		if row.Violations == 0 {
+			continue
+		}
+		labels = append(labels, row.Name)
+		values = append(values, itoa(row.Violations)+" · "+pct(row.Share))
+		counts = append(counts, row.Share)
+		href := ""
+		if row.User != "" {
+			href = period("severity", "violation", "user", row.User)
+		}
+		hrefs = append(hrefs, href)
+	}
+	d.People = newHChart(labels, values, counts, hrefs)
+	for _, row := range d.Report.ByRule {
+		d.Rules = append(d.Rules, ruleLine{RuleRow: row, Name: s.ruleName(row.Rule), Href: period("rule", row.Rule)})
+	}
+	var days, titles []string
+	var vs, rs []int
+	hrefs = nil
+	for _, day := range d.Report.ByDay {
+		t, _ := time.ParseInLocation(time.DateOnly, day.Date, s.loc())
+		days = append(days, t.Format("02.01"))
+		titles = append(titles, day.Date+": "+itoa(day.Violations)+" / "+itoa(day.Remarks))
+		vs, rs = append(vs, day.Violations), append(rs, day.Remarks)
+		hrefs = append(hrefs, "/violations?"+url.Values{"from": {day.Date}, "to": {day.Date}}.Encode())
+	}
+	d.Trend = newVChart(days, titles, hrefs, vs, rs)
+	s.render(w, r, c, http.StatusOK, "dashboard.html", view{Nav: "dashboard", Title: tr(c.lang, "dash.title"), Data: d})
+}
+
+func pct(x float64) string { return itoa(int(x*100+0.5)) + "%" }
+
+// workload counts, in the scope, the open deals without an open task
+// and the open tasks past their due time: two reads, no read per deal.
+func (s *Server) workload(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, now time.Time) (noTask, overdue int, err error) {
+	deals, err := tx.Deals(r.Context(), funnelwatch.DealFilter{Status: funnelwatch.DealOpen})
+	if err != nil {
+		return 0, 0, err
+	}
+	tasks, err := s.openTasks(r, tx, c, "")
+	if err != nil {
+		return 0, 0, err
+	}
+	withTask := map[string]bool{}
+	for _, t := range tasks {
+		withTask[t.DealID] = true
+	}
+	for _, d := range deals {
+		if d.Open() && !withTask[d.ID] {
+			noTask++
+		}
+	}
+	for _, t := range tasks {
+		if c.scope.Sees(t.Assignee) && t.Due != nil && t.Due.Before(now) {
+			overdue++
+		}
+	}
+	return noTask, overdue, nil
+}
+
+// openTasks lists the open tasks of the workspace (of assignee when
+// given), all of them: a deal's task counts as its next step whoever is
+// assigned.
+func (s *Server) openTasks(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, assignee string) ([]*funnelwatch.Task, error) {
+	open := true
+	return tx.Tasks(r.Context(), funnelwatch.TaskFilter{Open: &open, Assignee: assignee})
+}

@@ -1,0 +1,265 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+)
+
+// cardsPerStage bounds a column of the board; the rest is a count.
+const cardsPerStage = 25
+
+type boardData struct {
+	Pipeline  *funnelwatch.Pipeline
+	Pipelines []pipelineTab
+	Columns   []column
+	NoTask    bool
+	User      string
+	Users     []option
+}
+
+type pipelineTab struct {
+	ID, Name string
+	Deals    int
+	Href     string
+}
+
+type column struct {
+	Stage funnelwatch.Stage
+	Cards []card
+	Count int
+	More  int
+	Sum   float64
+}
+
+type card struct {
+	*funnelwatch.Deal
+	PastSLA bool
+	NoTask  bool
+	OnStage time.Duration
+}
+
+// dealsPage is the board of a pipeline: its open stages as columns, the
+// scope's open deals as cards, red past the stage's SLA, marked when the
+// deal has no open task. ?notask=1 keeps the deals without a task only.
+func (s *Server) dealsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if err := s.catchUp(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	d := boardData{NoTask: q.Get("notask") == "1", User: q.Get("user")}
+	now := s.now()
+	var deals []*funnelwatch.Deal
+	var tasks []*funnelwatch.Task
+	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		deals, err = scoped(tx, c.scope).Deals(r.Context(), funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsible: d.User})
+		if err != nil {
+			return err
+		}
+		tasks, err = s.openTasks(r, tx, c, "")
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	withTask := map[string]bool{}
+	for _, t := range tasks {
+		withTask[t.DealID] = true
+	}
+	perPipeline := map[string]int{}
+	var shown []*funnelwatch.Deal
+	for _, deal := range deals {
+		if d.NoTask && withTask[deal.ID] {
+			continue
+		}
+		perPipeline[deal.Pipeline]++
+		shown = append(shown, deal)
+	}
+	pid := q.Get("pipeline")
+	if pid == "" {
+		// The first pipeline with deals to show, so a link from the
+		// dashboard lands on some.
+		for _, p := range s.Funnel.Pipelines {
+			if perPipeline[p.ID] > 0 {
+				pid = p.ID
+				break
+			}
+		}
+	}
+	p, ok := s.Funnel.Pipeline(pid)
+	if !ok {
+		if len(s.Funnel.Pipelines) == 0 {
+			s.notFound(w, r, c)
+			return
+		}
+		p = &s.Funnel.Pipelines[0]
+	}
+	d.Pipeline = p
+	for _, x := range s.Funnel.Pipelines {
+		v := url.Values{"pipeline": {x.ID}}
+		if d.NoTask {
+			v.Set("notask", "1")
+		}
+		if d.User != "" {
+			v.Set("user", d.User)
+		}
+		d.Pipelines = append(d.Pipelines, pipelineTab{ID: x.ID, Name: x.Name, Deals: perPipeline[x.ID], Href: "/deals?" + v.Encode()})
+	}
+	cols := map[string]*column{}
+	for _, st := range p.Stages {
+		if st.Type == funnelwatch.StageOpen {
+			d.Columns = append(d.Columns, column{Stage: st})
+		}
+	}
+	for i := range d.Columns {
+		cols[d.Columns[i].Stage.ID] = &d.Columns[i]
+	}
+	// Longest on the stage first: what most needs a look.
+	slices.SortStableFunc(shown, func(a, b *funnelwatch.Deal) int { return a.StageEnteredAt.Compare(b.StageEnteredAt) })
+	for _, deal := range shown {
+		col := cols[deal.Stage]
+		if deal.Pipeline != p.ID || col == nil {
+			continue
+		}
+		col.Count++
+		col.Sum += deal.Amount
+		if len(col.Cards) >= cardsPerStage {
+			col.More++
+			continue
+		}
+		on := now.Sub(deal.StageEnteredAt)
+		col.Cards = append(col.Cards, card{Deal: deal, OnStage: on, NoTask: !withTask[deal.ID],
+			PastSLA: col.Stage.SLA > 0 && on > col.Stage.SLA})
+	}
+	for _, u := range s.Funnel.Users {
+		if c.scope.Sees(u.ID) {
+			d.Users = append(d.Users, option{u.ID, u.Name})
+		}
+	}
+	s.render(w, r, c, http.StatusOK, "deals.html", view{Nav: "deals", Title: tr(c.lang, "deals.title") + " — " + p.Name, Data: d})
+}
+
+type dealData struct {
+	Deal       *funnelwatch.Deal
+	Pipeline   *funnelwatch.Pipeline
+	Stage      *funnelwatch.Stage
+	Contact    *funnelwatch.Contact
+	Tasks      []taskLine
+	Calls      []*funnelwatch.Call
+	Notes      []*funnelwatch.Note
+	Events     []eventLine
+	Violations []violationLine
+	Fields     []option
+	CanAct     bool
+	Kinds      []string
+	Moves      []funnelwatch.Stage
+	Rejected   string
+	DueDefault string
+}
+
+type taskLine struct {
+	*funnelwatch.Task
+	Overdue bool
+}
+
+type eventLine struct {
+	funnelwatch.Event
+	What string
+}
+
+// loadDeal reads the deal if the scope sees it; ENOTFOUND otherwise, so
+// a deal outside the scope and a deal that does not exist look the same.
+func (s *Server) loadDeal(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, id string) (*funnelwatch.Deal, error) {
+	deal, err := tx.Deal(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !c.scope.Sees(deal.Responsible) {
+		return nil, funnelwatch.Errorf(funnelwatch.ENOTFOUND, "deal %q not found", id)
+	}
+	return deal, nil
+}
+
+func (s *Server) dealPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if err := s.catchUp(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	now := s.now()
+	d := dealData{Rejected: r.URL.Query().Get("rejected"), Kinds: []string{funnelwatch.TaskCall, funnelwatch.TaskMeeting, funnelwatch.TaskFollowUp, funnelwatch.TaskControl}}
+	var events []funnelwatch.Event
+	var found []*funnelwatch.Violation
+	var tasks []*funnelwatch.Task
+	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		if d.Deal, err = s.loadDeal(r, tx, c, id); err != nil {
+			return err
+		}
+		if d.Deal.ContactID != "" {
+			if d.Contact, err = tx.Contact(r.Context(), d.Deal.ContactID); err != nil && funnelwatch.ErrorCode(err) != funnelwatch.ENOTFOUND {
+				return err
+			}
+		}
+		if tasks, err = tx.Tasks(r.Context(), funnelwatch.TaskFilter{DealID: id}); err != nil {
+			return err
+		}
+		if d.Calls, err = tx.Calls(r.Context(), id); err != nil {
+			return err
+		}
+		if d.Notes, err = tx.Notes(r.Context(), id); err != nil {
+			return err
+		}
+		if events, err = tx.Events(r.Context(), funnelwatch.EventFilter{DealID: id}); err != nil {
+			return err
+		}
+		found, err = tx.Violations(r.Context(), funnelwatch.ViolationFilter{DealID: id})
+		return err
+	})
+	if funnelwatch.ErrorCode(err) == funnelwatch.ENOTFOUND {
+		s.notFound(w, r, c)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Pipeline, _ = s.Funnel.Pipeline(d.Deal.Pipeline)
+	if d.Pipeline != nil {
+		d.Stage, _ = d.Pipeline.Stage(d.Deal.Stage)
+		for _, st := range d.Pipeline.Stages {
+			if st.ID != d.Deal.Stage {
+				d.Moves = append(d.Moves, st)
+			}
+		}
+	}
+	for _, t := range tasks {
+		d.Tasks = append(d.Tasks, taskLine{Task: t, Overdue: t.Open() && t.Due != nil && t.Due.Before(now)})
+	}
+	// Newest first: what happened last is what the manager looks for.
+	for i := len(events) - 1; i >= 0; i-- {
+		e := events[i]
+		d.Events = append(d.Events, eventLine{Event: e, What: s.describe(c.lang, &e)})
+	}
+	for i := len(found) - 1; i >= 0; i-- {
+		v := found[i]
+		d.Violations = append(d.Violations, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), DealName: d.Deal.Name, Evidence: s.evidence(v.Evidence)})
+	}
+	for k, v := range d.Deal.Fields {
+		d.Fields = append(d.Fields, option{k, formatField(v)})
+	}
+	slices.SortFunc(d.Fields, func(a, b option) int { return cmpStr(a.Value, b.Value) })
+	d.CanAct = s.Ingestor != nil && d.Deal.DeletedAt == nil
+	d.DueDefault = now.In(s.loc()).Add(2 * time.Hour).Format("2006-01-02T15:04")
+	title := d.Deal.Name
+	if title == "" {
+		title = d.Deal.ID
+	}
+	s.render(w, r, c, http.StatusOK, "deal.html", view{Nav: "deals", Title: title, Data: d})
+}

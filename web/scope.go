@@ -1,0 +1,104 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/auth"
+)
+
+// scopedTx narrows the reads a page makes to a user's scope, so the
+// dashboard runs report.Quality — the API's code — on only the findings
+// and active deals the user may see. The scope is a filter in SQL (the
+// user, or the team's users); a user outside it selects nothing.
+type scopedTx struct {
+	funnelwatch.ReadTx
+	scope auth.Scope
+}
+
+func scoped(tx funnelwatch.ReadTx, s auth.Scope) funnelwatch.ReadTx {
+	if s.All() {
+		return tx
+	}
+	return scopedTx{tx, s}
+}
+
+// violations narrows a findings filter to the scope; false when it
+// selects nobody the scope sees.
+func (tx scopedTx) violations(f funnelwatch.ViolationFilter) (funnelwatch.ViolationFilter, bool) {
+	if f.User != "" {
+		return f, tx.scope.Sees(f.User)
+	}
+	var users []string
+	for _, u := range orAll(f.Users, tx.scope.Users()) {
+		if tx.scope.Sees(u) {
+			users = append(users, u)
+		}
+	}
+	f.Users = users
+	return f, len(users) > 0
+}
+
+// orAll is the asked users, or the scope's when none were asked.
+func orAll(asked, scope []string) []string {
+	if len(asked) > 0 {
+		return asked
+	}
+	return scope
+}
+
+// Violations lists the findings of the filter within the scope.
+func (tx scopedTx) Violations(ctx context.Context, f funnelwatch.ViolationFilter) ([]*funnelwatch.Violation, error) {
+	f, ok := tx.violations(f)
+	if !ok {
+		return nil, nil
+	}
+	return tx.ReadTx.Violations(ctx, f)
+}
+
+// CountViolations counts the findings of the filter within the scope.
+func (tx scopedTx) CountViolations(ctx context.Context, f funnelwatch.ViolationFilter) (int, error) {
+	f, ok := tx.violations(f)
+	if !ok {
+		return 0, nil
+	}
+	return tx.ReadTx.CountViolations(ctx, f)
+}
+
+// ActiveDeals counts the active deals of the scope's users.
+func (tx scopedTx) ActiveDeals(ctx context.Context, from, to time.Time) (funnelwatch.ActiveDeals, error) {
+	a, err := tx.ReadTx.ActiveDeals(ctx, from, to)
+	if err != nil {
+		return a, err
+	}
+	out := funnelwatch.ActiveDeals{ByResponsible: map[string]int{}}
+	for u, n := range a.ByResponsible {
+		if tx.scope.Sees(u) {
+			out.ByResponsible[u] = n
+			out.Total += n
+		}
+	}
+	return out, nil
+}
+
+// Deals lists the deals of the filter whose responsible is in the scope.
+func (tx scopedTx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwatch.Deal, error) {
+	if f.Responsible != "" {
+		if !tx.scope.Sees(f.Responsible) {
+			return nil, nil
+		}
+		return tx.ReadTx.Deals(ctx, f)
+	}
+	var users []string
+	for _, u := range orAll(f.Responsibles, tx.scope.Users()) {
+		if tx.scope.Sees(u) {
+			users = append(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	f.Responsibles = users
+	return tx.ReadTx.Deals(ctx, f)
+}

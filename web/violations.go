@@ -1,0 +1,258 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/engine"
+)
+
+// perPage is the length of a page of findings.
+const perPage = 50
+
+type violationsData struct {
+	Filter  violationQuery
+	Items   []violationLine
+	Total   int
+	Page    int
+	Prev    string
+	Next    string
+	Rules   []option
+	Stages  []option
+	Users   []option
+	Message string
+}
+
+type option struct{ Value, Label string }
+
+// violationQuery is the filter as the page's form writes it: days are
+// dates in the workspace's timezone, the last one included.
+type violationQuery struct {
+	Rule, Stage, User, Severity, Open, From, To, Deal string
+}
+
+type violationLine struct {
+	*funnelwatch.Violation
+	RuleName funnelwatch.Text
+	DealName string
+	Evidence []option
+}
+
+// ruleName is what a rule is called on the pages: the file's message
+// when it gives one, else the catalogue's; the id when neither.
+func (s *Server) ruleName(rule string) funnelwatch.Text {
+	if s.Regulations != nil {
+		for _, q := range s.Regulations.Quality {
+			if q.ID == rule && q.Message != "" {
+				return funnelwatch.Text{RU: q.Message, EN: q.Message}
+			}
+		}
+	}
+	return ruleName(rule)
+}
+
+// ruleName is the catalogue's name of a rule, the id when it has none.
+func ruleName(rule string) funnelwatch.Text {
+	if t, ok := engine.Catalogue[rule]; ok {
+		return funnelwatch.Text{RU: t.Message.RU, EN: t.Message.EN}
+	}
+	return funnelwatch.Text{RU: rule, EN: rule}
+}
+
+func (s *Server) parseViolationQuery(q url.Values) (violationQuery, funnelwatch.ViolationFilter, error) {
+	vq := violationQuery{Rule: q.Get("rule"), Stage: q.Get("stage"), User: q.Get("user"), Severity: q.Get("severity"),
+		Open: q.Get("open"), From: q.Get("from"), To: q.Get("to"), Deal: q.Get("deal")}
+	f := funnelwatch.ViolationFilter{Rule: vq.Rule, Stage: vq.Stage, User: vq.User, DealID: vq.Deal,
+		Severity: funnelwatch.Severity(vq.Severity)}
+	switch f.Severity {
+	case "", funnelwatch.SeverityViolation, funnelwatch.SeverityRemark:
+	default:
+		return vq, f, fmt.Errorf("severity: %q", vq.Severity)
+	}
+	switch vq.Open {
+	case "true", "false":
+		open := vq.Open == "true"
+		f.Open = &open
+	case "":
+	default:
+		return vq, f, fmt.Errorf("open: %q", vq.Open)
+	}
+	var err error
+	if vq.From != "" {
+		if f.From, err = time.ParseInLocation(time.DateOnly, vq.From, s.loc()); err != nil {
+			return vq, f, fmt.Errorf("from: %q", vq.From)
+		}
+	}
+	if vq.To != "" {
+		var to time.Time
+		if to, err = time.ParseInLocation(time.DateOnly, vq.To, s.loc()); err != nil {
+			return vq, f, fmt.Errorf("to: %q", vq.To)
+		}
+		f.To = to.AddDate(0, 0, 1) // the last day is included
+	}
+	return vq, f, nil
+}
+
+func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	q := r.URL.Query()
+	vq, f, err := s.parseViolationQuery(q)
+	d := violationsData{Filter: vq}
+	if err != nil {
+		d.Message = err.Error()
+	}
+	d.Page, _ = strconv.Atoi(q.Get("page"))
+	d.Page = max(d.Page, 1)
+	if err := s.catchUp(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var found []*funnelwatch.Violation
+	names := map[string]string{}
+	if d.Message == "" {
+		err = s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
+			stx := scoped(tx, c.scope)
+			var err error
+			if d.Total, err = stx.CountViolations(r.Context(), f); err != nil {
+				return err
+			}
+			// Newest first: the store lists in opening order, so a page
+			// is a window counted from the end, reversed.
+			end := d.Total - (d.Page-1)*perPage
+			if end <= 0 {
+				return nil
+			}
+			f.Offset = max(0, end-perPage)
+			f.Limit = end - f.Offset
+			if found, err = stx.Violations(r.Context(), f); err != nil {
+				return err
+			}
+			slices.Reverse(found)
+			names, err = dealNames(r, tx, found)
+			return err
+		})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	for _, v := range found {
+		d.Items = append(d.Items, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), DealName: names[v.DealID], Evidence: s.evidence(v.Evidence)})
+	}
+	pageURL := func(p int) string {
+		q := r.URL.Query()
+		q.Del("lang")
+		q.Set("page", strconv.Itoa(p))
+		return "/violations?" + q.Encode()
+	}
+	if d.Page > 1 {
+		d.Prev = pageURL(d.Page - 1)
+	}
+	if d.Page*perPage < d.Total {
+		d.Next = pageURL(d.Page + 1)
+	}
+	d.Rules, d.Stages, d.Users = s.filterOptions(c)
+	s.render(w, r, c, http.StatusOK, "violations.html", view{Nav: "violations", Title: tr(c.lang, "viol.title"), Data: d})
+}
+
+// dealNames names the deals of the findings in one read.
+func dealNames(r *http.Request, tx funnelwatch.ReadTx, vs []*funnelwatch.Violation) (map[string]string, error) {
+	var ids []string
+	for _, v := range vs {
+		if v.DealID != "" && !slices.Contains(ids, v.DealID) {
+			ids = append(ids, v.DealID)
+		}
+	}
+	names := map[string]string{}
+	if len(ids) == 0 {
+		return names, nil
+	}
+	deals, err := tx.Deals(r.Context(), funnelwatch.DealFilter{IDs: ids, IncludeDeleted: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deals {
+		names[d.ID] = d.Name
+	}
+	return names, nil
+}
+
+// filterOptions are the choices of the filter form: the rules of the
+// catalogue and the file, the stages, the users of the scope.
+func (s *Server) filterOptions(c *reqCtx) (rules, stages, users []option) {
+	seen := map[string]bool{}
+	if s.Regulations != nil {
+		for _, q := range s.Regulations.Quality {
+			if !seen[q.ID] {
+				seen[q.ID] = true
+				rules = append(rules, option{q.ID, q.ID})
+			}
+		}
+	}
+	for id := range engine.Catalogue {
+		if !seen[id] {
+			rules = append(rules, option{id, id})
+		}
+	}
+	slices.SortFunc(rules, func(a, b option) int { return cmpStr(a.Value, b.Value) })
+	for _, p := range s.Funnel.Pipelines {
+		for _, st := range p.Stages {
+			if st.Type == funnelwatch.StageOpen {
+				stages = append(stages, option{st.Ref(), p.Name + " → " + st.Name})
+			}
+		}
+	}
+	for _, u := range s.Funnel.Users {
+		if c.scope.Sees(u.ID) {
+			users = append(users, option{u.ID, u.Name})
+		}
+	}
+	return rules, stages, users
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// evidence lists a finding's evidence object as key, value lines, in the
+// order the engine wrote them; times are shown in the company's timezone.
+func (s *Server) evidence(raw json.RawMessage) []option {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var out []option
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return out
+		}
+		val := string(v)
+		var str string
+		if json.Unmarshal(v, &str) == nil {
+			val = str
+			if t, err := time.Parse(time.RFC3339, str); err == nil {
+				val = t.In(s.loc()).Format("02.01.2006 15:04")
+			}
+		}
+		out = append(out, option{fmt.Sprint(k), val})
+	}
+	return out
+}
