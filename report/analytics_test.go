@@ -119,32 +119,32 @@ func openWeek(t *testing.T) (funnelwatch.Store, string) {
 // worked by hand from the log. Where the deals went (dates of November,
 // Moscow time; D1 was created on 30 October, D6 on the 1st):
 //
-//	D1 roman target 30.10 10:00 → contact 02 10:00 → ready 03 10:00 → won 05 10:00
-//	D2 roman target 02 12:00 → contact 02 18:00 → lost 04 12:00
-//	D3 olga  target 03 09:00 → ready 04 09:00 (skips contact), there now
-//	D4 olga  target 04 10:00 → contact 05 10:00 (the late move), there now
-//	D5 olga  target 05 10:00 → contact 06 10:00, there now
-//	D6 roman target 01 10:00 → contact 01 12:00, there now
-//	D7 olga  target 06 15:00, there now
+//		D1 roman target 30.10 10:00 → contact 02 10:00 → ready 03 10:00 → won 05 10:00
+//		D2 roman target 02 12:00 → contact 02 18:00 → lost 04 12:00
+//		D3 olga  target 03 09:00 → ready 04 09:00 (skips contact), there now
+//		D4 olga  target 04 10:00 → contact 05 10:00 (the late move), there now
+//		D5 olga  target 05 10:00 → contact 06 10:00, there now
+//		D6 roman target 01 10:00 → contact 01 12:00, there now
+//		D7 olga  target 06 15:00, there now
 //
-//   - deals now: target D7 (10 000); contact D6, D4, D5 (40 000 + 25 000
-//     + 80 000); ready D3 (30 000); won D1; lost D2.
-//   - entries in the week: target D2 D3 D4 D5 D7 = 5; contact D1 D2 D4
-//     D5 = 4 (D6 entered on the 1st); ready D1 D3 = 2; won D1; lost D2.
-//   - exits: target D1 (on the 2nd, after 72 h), D2 (6 h), D3 (24 h),
-//     D4 (24 h), D5 (24 h) = 5 — D6 left on the 1st; contact D1 (24 h),
-//     D2 (to lost, 42 h) = 2; ready D1 (to won, 48 h) = 1.
-//   - times: target mean (72 + 6 + 24 + 24 + 24) / 5 = 30 h, p90 the 5th
-//     of 5 (⌈4.5⌉) = 72 h; contact mean 33 h, p90 the 2nd of 2 = 42 h;
-//     ready 48 h.
-//   - conversion: of target's 5 entries, D2 D4 D5 reached contact and D3
-//     ready = 4/5 next, none won; of contact's 4, D1 went to ready and
-//     won, D2 lost, D4 D5 still there = 1/4 and 1/4; of ready's 2, D1
-//     won = 1/2 and 1/2.
-//   - Little's law over 7 days: target 1 deal / (5 exits / 7 days) = 1.4
-//     days, against a 1-day SLA = 1.4; contact 3 / (2 / 7) = 10.5 days,
-//     SLA 2 days = 5.25; ready 1 / (1 / 7) = 7 days, no SLA: no score.
-//   - ladder: contact holds 3 > target's 1: flagged; ready 1 < 3.
+//	  - deals now: target D7 (10 000); contact D6, D4, D5 (40 000 + 25 000
+//	    + 80 000); ready D3 (30 000); won D1; lost D2.
+//	  - entries in the week: target D2 D3 D4 D5 D7 = 5; contact D1 D2 D4
+//	    D5 = 4 (D6 entered on the 1st); ready D1 D3 = 2; won D1; lost D2.
+//	  - exits: target D1 (on the 2nd, after 72 h), D2 (6 h), D3 (24 h),
+//	    D4 (24 h), D5 (24 h) = 5 — D6 left on the 1st; contact D1 (24 h),
+//	    D2 (to lost, 42 h) = 2; ready D1 (to won, 48 h) = 1.
+//	  - times: target mean (72 + 6 + 24 + 24 + 24) / 5 = 30 h, p90 the 5th
+//	    of 5 (⌈4.5⌉) = 72 h; contact mean 33 h, p90 the 2nd of 2 = 42 h;
+//	    ready 48 h.
+//	  - conversion: of target's 5 entries, D2 D4 D5 reached contact and D3
+//	    ready = 4/5 next, none won; of contact's 4, D1 went to ready and
+//	    won, D2 lost, D4 D5 still there = 1/4 and 1/4; of ready's 2, D1
+//	    won = 1/2 and 1/2.
+//	  - Little's law over 7 days: target 1 deal / (5 exits / 7 days) = 1.4
+//	    days, against a 1-day SLA = 1.4; contact 3 / (2 / 7) = 10.5 days,
+//	    SLA 2 days = 5.25; ready 1 / (1 / 7) = 7 days, no SLA: no score.
+//	  - ladder: contact holds 3 > target's 1: flagged; ready 1 < 3.
 const weekFunnelJSON = `{
  "from": "2026-11-02T00:00:00+03:00", "to": "2026-11-09T00:00:00+03:00", "pipeline": "sales", "name": "Основная воронка",
  "stages": [
