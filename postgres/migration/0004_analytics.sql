@@ -29,8 +29,11 @@ CREATE INDEX calls_started ON calls (workspace_id, started_at);
 CREATE INDEX tasks_created ON tasks (workspace_id, created_at);
 CREATE INDEX tasks_due ON tasks (workspace_id, due) WHERE due IS NOT NULL;
 
--- The visits of the deals already folded are in the log, not yet in the
--- table: starting the projection over re-folds every deal from the log
--- once, at the first start after this migration (the crash-recovery
--- path), and writes their whole history of stages.
-UPDATE projection_state SET seq = 0;
+-- The deals already ingested get their current stay, the one visit the
+-- deals table knows (keyed as the fold keys it, so their next move closes
+-- it). Their earlier stays are in the log only: re-folding every deal at
+-- the first start would hold the whole state in memory in one recovery
+-- transaction, too much for a large install. docs/architecture.md says
+-- what this leaves out.
+INSERT INTO stage_visits (workspace_id, deal_id, pipeline_id, stage_id, entered_at, responsible)
+SELECT workspace_id, id, pipeline_id, stage_id, stage_entered_at, responsible FROM deals WHERE deleted_at IS NULL;
