@@ -119,50 +119,58 @@ func openWeek(t *testing.T) (funnelwatch.Store, string) {
 // worked by hand from the log. Where the deals went (dates of November,
 // Moscow time; D1 was created on 30 October, D6 on the 1st):
 //
-//		D1 roman target 30.10 10:00 → contact 02 10:00 → ready 03 10:00 → won 05 10:00
-//		D2 roman target 02 12:00 → contact 02 18:00 → lost 04 12:00
-//		D3 olga  target 03 09:00 → ready 04 09:00 (skips contact), there now
-//		D4 olga  target 04 10:00 → contact 05 10:00 (the late move), there now
-//		D5 olga  target 05 10:00 → contact 06 10:00, there now
-//		D6 roman target 01 10:00 → contact 01 12:00, there now
-//		D7 olga  target 06 15:00, there now
+//	D1 roman target 30.10 10:00 → contact 02 10:00 → ready 03 10:00 → won 05 10:00
+//	D2 roman target 02 12:00 → contact 02 18:00 → lost 04 12:00
+//	D3 olga  target 03 09:00 → ready 04 09:00 (skips contact), there now
+//	D4 olga  target 04 10:00 → contact 05 10:00 (the late move), there now
+//	D5 olga  target 05 10:00 → contact 06 10:00, there now
+//	D6 roman target 01 10:00 → contact 01 12:00, there now
+//	D7 olga  target 06 15:00, there now
 //
-//	  - deals now: target D7 (10 000); contact D6, D4, D5 (40 000 + 25 000
-//	    + 80 000); ready D3 (30 000); won D1; lost D2.
-//	  - entries in the week: target D2 D3 D4 D5 D7 = 5; contact D1 D2 D4
-//	    D5 = 4 (D6 entered on the 1st); ready D1 D3 = 2; won D1; lost D2.
-//	  - exits: target D1 (on the 2nd, after 72 h), D2 (6 h), D3 (24 h),
-//	    D4 (24 h), D5 (24 h) = 5 — D6 left on the 1st; contact D1 (24 h),
-//	    D2 (to lost, 42 h) = 2; ready D1 (to won, 48 h) = 1.
-//	  - times: target mean (72 + 6 + 24 + 24 + 24) / 5 = 30 h, p90 the 5th
-//	    of 5 (⌈4.5⌉) = 72 h; contact mean 33 h, p90 the 2nd of 2 = 42 h;
-//	    ready 48 h.
-//	  - conversion: of target's 5 entries, D2 D4 D5 reached contact and D3
-//	    ready = 4/5 next, none won; of contact's 4, D1 went to ready and
-//	    won, D2 lost, D4 D5 still there = 1/4 and 1/4; of ready's 2, D1
-//	    won = 1/2 and 1/2.
-//	  - Little's law over 7 days: target 1 deal / (5 exits / 7 days) = 1.4
-//	    days, against a 1-day SLA = 1.4; contact 3 / (2 / 7) = 10.5 days,
-//	    SLA 2 days = 5.25; ready 1 / (1 / 7) = 7 days, no SLA: no score.
-//	  - ladder: contact holds 3 > target's 1: flagged; ready 1 < 3.
+// Stage by stage:
+//
+//   - deals now: target D7 (10 000); contact D6, D4, D5 (40 000, 25 000 and
+//     80 000); ready D3 (30 000); won D1; lost D2.
+//   - entries in the week: target D2 D3 D4 D5 D7 = 5; contact D1 D2 D4
+//     D5 = 4 (D6 entered on the 1st); ready D1 D3 = 2; won D1; lost D2.
+//   - exits: target D1 (on the 2nd, after 72 h), D2 (6 h), D3 (24 h),
+//     D4 (24 h), D5 (24 h) = 5 — D6 left on the 1st; contact D1 (24 h),
+//     D2 (to lost, 42 h) = 2; ready D1 (to won, 48 h) = 1.
+//   - times: target mean (72 + 6 + 24 + 24 + 24) / 5 = 30 h, p90 the 5th
+//     of 5 (⌈4.5⌉) = 72 h; contact mean 33 h, p90 the 2nd of 2 = 42 h;
+//     ready 48 h.
+//   - conversion: of target's 5 entries, D2 D4 D5 reached contact and D3
+//     ready = 4/5 next, none won; of contact's 4, D1 went to ready and
+//     won, D2 lost, D4 D5 still there = 1/4 and 1/4; of ready's 2, D1
+//     won = 1/2 and 1/2.
+//   - Little's law over 7 days: target 1 deal / (5 exits / 7 days) = 1.4
+//     days, against a 1-day SLA = 1.4; contact 3 / (2 / 7) = 10.5 days,
+//     SLA 2 days = 5.25; ready 1 / (1 / 7) = 7 days, no SLA: no score.
+//   - ladder: contact holds 3 > target's 1: flagged; ready 1 < 3.
+//   - previous, 26 October – 2 November: D1 (30.10) and D6 (01.11)
+//     entered target, D6 left it after 2 h (D1 only on the 2nd); both
+//     reached contact since, D1 won: 2/2 next, 1/2 won. D6 entered
+//     contact and is still there: 1 entry, 0 of 1 went on. Nothing else.
 const weekFunnelJSON = `{
  "from": "2026-11-02T00:00:00+03:00", "to": "2026-11-09T00:00:00+03:00", "pipeline": "sales", "name": "Основная воронка",
  "stages": [
   {"stage": "target", "name": "Целевой клиент", "type": "open", "deals_now": 1, "amount_now": 10000, "entries": 5, "exits": 5,
    "conversion_next": 0.8, "conversion_won": 0, "avg_hours": 30, "p90_hours": 72, "sla_hours": 24,
-   "wait_days": 1.4, "bottleneck": 1.4, "stalled": false, "ladder": false},
+   "wait_days": 1.4, "bottleneck": 1.4, "stalled": false, "ladder": false,
+   "previous": {"entries": 2, "exits": 1, "conversion_next": 1, "conversion_won": 0.5, "avg_hours": 2, "p90_hours": 2}},
   {"stage": "contact", "name": "Контакт установлен", "type": "open", "deals_now": 3, "amount_now": 145000, "entries": 4, "exits": 2,
    "conversion_next": 0.25, "conversion_won": 0.25, "avg_hours": 33, "p90_hours": 42, "sla_hours": 48,
-   "wait_days": 10.5, "bottleneck": 5.25, "stalled": false, "ladder": true},
+   "wait_days": 10.5, "bottleneck": 5.25, "stalled": false, "ladder": true,
+   "previous": {"entries": 1, "exits": 0, "conversion_next": 0, "conversion_won": 0, "avg_hours": 0, "p90_hours": 0}},
   {"stage": "ready", "name": "Готов к выдаче", "type": "open", "deals_now": 1, "amount_now": 30000, "entries": 2, "exits": 1,
    "conversion_next": 0.5, "conversion_won": 0.5, "avg_hours": 48, "p90_hours": 48, "sla_hours": 0,
-   "wait_days": 7, "bottleneck": null, "stalled": false, "ladder": false},
+   "wait_days": 7, "bottleneck": null, "stalled": false, "ladder": false, "previous": {"entries": 0, "exits": 0, "conversion_next": 0, "conversion_won": 0, "avg_hours": 0, "p90_hours": 0}},
   {"stage": "won", "name": "won", "type": "won", "deals_now": 1, "amount_now": 100000, "entries": 1, "exits": 0,
    "conversion_next": 0, "conversion_won": 0, "avg_hours": 0, "p90_hours": 0, "sla_hours": 0,
-   "wait_days": null, "bottleneck": null, "stalled": false, "ladder": false},
+   "wait_days": null, "bottleneck": null, "stalled": false, "ladder": false, "previous": {"entries": 0, "exits": 0, "conversion_next": 0, "conversion_won": 0, "avg_hours": 0, "p90_hours": 0}},
   {"stage": "lost", "name": "lost", "type": "lost", "deals_now": 1, "amount_now": 50000, "entries": 1, "exits": 0,
    "conversion_next": 0, "conversion_won": 0, "avg_hours": 0, "p90_hours": 0, "sla_hours": 0,
-   "wait_days": null, "bottleneck": null, "stalled": false, "ladder": false}]
+   "wait_days": null, "bottleneck": null, "stalled": false, "ladder": false, "previous": {"entries": 0, "exits": 0, "conversion_next": 0, "conversion_won": 0, "avg_hours": 0, "p90_hours": 0}}]
 }`
 
 // WeekManagers is the managers report of the same week, the clock at its
@@ -190,19 +198,37 @@ const weekFunnelJSON = `{
 //   - tasks: roman created T1 T2 T3 = 3 for 3 deals; T2 was done 4 h
 //     late and T3 never: 2 overdue, T1 done on time. olga created T4 T5
 //     for 4 deals = 0.5; T4 done on time, T5 due after the week.
+//   - previous, 26 October – 2 November: roman had D1 (created 30.10)
+//     and D6 (01.11) and moved D6 to contact (one card); olga had no
+//     deal, and V4, the only violation of that week (a share of 1, but
+//     no deal to count it per 100 of). No call, task or closing then.
 const weekManagersJSON = `{
  "roman": {"name": "Роман", "deals_handled": 3, "won": 1, "lost": 1, "win_rate": 0.5, "revenue": 100000, "avg_check": 100000,
   "cycle_median_days": 6, "violations": 2, "remarks": 0, "violations_per_100_active_deals": 66.66666666666667,
   "remarks_per_100_active_deals": 0, "violations_share": 1, "remarks_share": 0,
   "calls_in": 2, "calls_out": 4, "calls_answered": 3, "successful_contacts": 2, "talk_time_s": 210, "avg_call_s": 70,
   "missed_calls": 2, "missed_not_returned": 1, "callback_median_minutes": 30,
-  "cards_changed": 3, "calls_per_card_changed": 2, "tasks_created": 3, "tasks_per_deal": 1, "overdue_tasks": 2},
+  "cards_changed": 3, "calls_per_card_changed": 2, "tasks_created": 3, "tasks_per_deal": 1, "overdue_tasks": 2,
+  "previous": {"name": "Роман", "deals_handled": 2, "won": 0, "lost": 0, "win_rate": 0, "revenue": 0,
+   "avg_check": 0, "cycle_median_days": 0, "violations": 0, "remarks": 0,
+   "violations_per_100_active_deals": 0, "remarks_per_100_active_deals": 0, "violations_share": 0,
+   "remarks_share": 0, "calls_in": 0, "calls_out": 0, "calls_answered": 0, "successful_contacts": 0,
+   "talk_time_s": 0, "avg_call_s": 0, "missed_calls": 0, "missed_not_returned": 0,
+   "callback_median_minutes": 0, "cards_changed": 1, "calls_per_card_changed": 0, "tasks_created": 0,
+   "tasks_per_deal": 0, "overdue_tasks": 0}},
  "olga": {"name": "Ольга", "deals_handled": 4, "won": 0, "lost": 0, "win_rate": 0, "revenue": 0, "avg_check": 0,
   "cycle_median_days": 0, "violations": 0, "remarks": 1, "violations_per_100_active_deals": 0,
   "remarks_per_100_active_deals": 25, "violations_share": 0, "remarks_share": 1,
   "calls_in": 3, "calls_out": 1, "calls_answered": 3, "successful_contacts": 3, "talk_time_s": 285, "avg_call_s": 95,
   "missed_calls": 1, "missed_not_returned": 0, "callback_median_minutes": 90,
-  "cards_changed": 3, "calls_per_card_changed": 1.3333333333333333, "tasks_created": 2, "tasks_per_deal": 0.5, "overdue_tasks": 0}
+  "cards_changed": 3, "calls_per_card_changed": 1.3333333333333333, "tasks_created": 2, "tasks_per_deal": 0.5, "overdue_tasks": 0,
+  "previous": {"name": "Ольга", "deals_handled": 0, "won": 0, "lost": 0, "win_rate": 0, "revenue": 0,
+   "avg_check": 0, "cycle_median_days": 0, "violations": 1, "remarks": 0,
+   "violations_per_100_active_deals": 0, "remarks_per_100_active_deals": 0, "violations_share": 1,
+   "remarks_share": 0, "calls_in": 0, "calls_out": 0, "calls_answered": 0, "successful_contacts": 0,
+   "talk_time_s": 0, "avg_call_s": 0, "missed_calls": 0, "missed_not_returned": 0,
+   "callback_median_minutes": 0, "cards_changed": 0, "calls_per_card_changed": 0, "tasks_created": 0,
+   "tasks_per_deal": 0, "overdue_tasks": 0}}
 }`
 
 // sameFigures compares got (marshalled to JSON) with want, numbers within

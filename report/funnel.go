@@ -19,7 +19,9 @@ import (
 //     in it), exits (stays ended in it) and the times in stage (of the
 //     stays ended in it);
 //   - the cohort of the period's entries: which of them went further, by
-//     now (conversions).
+//     now (conversions);
+//   - the same flow and cohort of the period of equal length just before
+//     (previous): week over week.
 //
 // docs/api.md gives every field's meaning.
 type FunnelReport struct {
@@ -39,6 +41,29 @@ type FunnelRow struct {
 	// AmountNow their amount.
 	DealsNow  int     `json:"deals_now"`
 	AmountNow float64 `json:"amount_now"`
+	StageFlow
+	// SLAHours is the stage's SLA in hours (0: none).
+	SLAHours float64 `json:"sla_hours"`
+	// WaitDays is Little's law: DealsNow / throughput, the throughput
+	// being the period's exits per day — how many days the deals there
+	// now will take to leave at the period's pace. 0 when the stage is
+	// empty; null when deals are there and none left in the period
+	// (Stalled). Bottleneck is WaitDays / the SLA in days: above 1 the
+	// stage holds more than it can clear within its SLA. Null without an
+	// SLA, or when WaitDays is null. Both null on won and lost stages.
+	WaitDays   *float64 `json:"wait_days"`
+	Bottleneck *float64 `json:"bottleneck"`
+	Stalled    bool     `json:"stalled"`
+	// Ladder flags an open stage holding more deals now than the open
+	// stage before it: the funnel's ladder is upside down there.
+	Ladder bool `json:"ladder"`
+	// Previous is the flow of the period of equal length just before
+	// (the week before, for a week): the week-over-week comparison.
+	Previous StageFlow `json:"previous"`
+}
+
+// StageFlow is what passed through a stage in a period.
+type StageFlow struct {
 	// Entries counts the stays on the stage begun in the period; Exits
 	// those ended in it: moved on, back, to another pipeline, closed as
 	// won or lost, or deleted.
@@ -55,21 +80,6 @@ type FunnelRow struct {
 	// hours; stays not ended do not count. 0 when none ended.
 	AvgHours float64 `json:"avg_hours"`
 	P90Hours float64 `json:"p90_hours"`
-	// SLAHours is the stage's SLA in hours (0: none).
-	SLAHours float64 `json:"sla_hours"`
-	// WaitDays is Little's law: DealsNow / throughput, the throughput
-	// being the period's exits per day — how many days the deals there
-	// now will take to leave at the period's pace. 0 when the stage is
-	// empty; null when deals are there and none left in the period
-	// (Stalled). Bottleneck is WaitDays / the SLA in days: above 1 the
-	// stage holds more than it can clear within its SLA. Null without an
-	// SLA, or when WaitDays is null. Both null on won and lost stages.
-	WaitDays   *float64 `json:"wait_days"`
-	Bottleneck *float64 `json:"bottleneck"`
-	Stalled    bool     `json:"stalled"`
-	// Ladder flags an open stage holding more deals now than the open
-	// stage before it: the funnel's ladder is upside down there.
-	Ladder bool `json:"ladder"`
 }
 
 // Funnel computes the funnel report of the pipeline over [from, to) from
@@ -92,9 +102,7 @@ func Funnel(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, p
 	stages := slices.Clone(p.Stages)
 	slices.SortStableFunc(stages, func(a, b funnelwatch.Stage) int { return cmp.Compare(a.Order, b.Order) })
 	r := &FunnelReport{From: from.In(loc), To: to.In(loc), Pipeline: p.ID, Name: cmp.Or(p.Name, p.ID), Stages: []FunnelRow{}}
-	index := map[string]int{}
-	for i, s := range stages {
-		index[s.ID] = i
+	for _, s := range stages {
 		r.Stages = append(r.Stages, FunnelRow{Stage: s.ID, Name: cmp.Or(s.Name, s.ID), Type: s.Type, SLAHours: s.SLA.Hours()})
 	}
 
@@ -103,17 +111,60 @@ func Funnel(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, p
 		return nil, err
 	}
 	for _, c := range counts {
-		if i, ok := index[c.Stage]; ok && c.Pipeline == p.ID {
+		if i := slices.IndexFunc(stages, func(s funnelwatch.Stage) bool { return s.ID == c.Stage }); i >= 0 && c.Pipeline == p.ID {
 			r.Stages[i].DealsNow += c.Deals
 			r.Stages[i].AmountNow = roundKopecks(r.Stages[i].AmountNow + c.Amount)
 		}
 	}
-
-	entered, err := tx.StageVisits(ctx, funnelwatch.StageVisitFilter{Pipeline: p.ID, EnteredFrom: from, EnteredTo: to})
+	cur, err := stageFlows(ctx, tx, f, p.ID, stages, from, to)
 	if err != nil {
 		return nil, err
 	}
-	left, err := tx.StageVisits(ctx, funnelwatch.StageVisitFilter{Pipeline: p.ID, LeftFrom: from, LeftTo: to})
+	prev, err := stageFlows(ctx, tx, f, p.ID, stages, from.Add(-to.Sub(from)), from)
+	if err != nil {
+		return nil, err
+	}
+
+	days := to.Sub(from).Hours() / 24
+	prevOpen := -1
+	for i := range r.Stages {
+		row := &r.Stages[i]
+		row.StageFlow, row.Previous = cur[i], prev[i]
+		if row.Type != funnelwatch.StageOpen {
+			continue
+		}
+		switch {
+		case row.DealsNow == 0:
+			row.WaitDays = ptr(0.0)
+		case row.Exits == 0:
+			row.Stalled = true
+		default:
+			row.WaitDays = ptr(float64(row.DealsNow) / (float64(row.Exits) / days))
+		}
+		if row.WaitDays != nil && stages[i].SLA > 0 {
+			row.Bottleneck = ptr(*row.WaitDays / (stages[i].SLA.Hours() / 24))
+		}
+		if prevOpen >= 0 && row.DealsNow > r.Stages[prevOpen].DealsNow {
+			row.Ladder = true
+		}
+		prevOpen = i
+	}
+	return r, nil
+}
+
+// stageFlows computes the flow of [from, to) through each of the
+// pipeline's stages (in the order given) from the stage visits.
+func stageFlows(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, pipeline string, stages []funnelwatch.Stage, from, to time.Time) ([]StageFlow, error) {
+	index := map[string]int{}
+	for i, s := range stages {
+		index[s.ID] = i
+	}
+	out := make([]StageFlow, len(stages))
+	entered, err := tx.StageVisits(ctx, funnelwatch.StageVisitFilter{Pipeline: pipeline, EnteredFrom: from, EnteredTo: to})
+	if err != nil {
+		return nil, err
+	}
+	left, err := tx.StageVisits(ctx, funnelwatch.StageVisitFilter{Pipeline: pipeline, LeftFrom: from, LeftTo: to})
 	if err != nil {
 		return nil, err
 	}
@@ -146,20 +197,20 @@ func Funnel(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, p
 		if !ok {
 			continue // a stage no longer in the regulations
 		}
-		r.Stages[i].Entries++
+		out[i].Entries++
 		if stages[i].Type != funnelwatch.StageOpen {
 			continue
 		}
 		reachedNext, reachedWon := false, false
 		for _, x := range later[v.DealID] {
-			if x.Entered.Before(v.Entered) || x == v || (x.Entered.Equal(v.Entered) && x.Pipeline == v.Pipeline && x.Stage == v.Stage) {
-				continue
+			if x.Entered.Before(v.Entered) || (x.Entered.Equal(v.Entered) && x.Pipeline == v.Pipeline && x.Stage == v.Stage) {
+				continue // before the entry, or the entry itself
 			}
 			if won(x) {
 				reachedNext, reachedWon = true, true
 				break
 			}
-			if j, ok := index[x.Stage]; ok && x.Pipeline == p.ID && j > i && stages[j].Type == funnelwatch.StageOpen {
+			if j, ok := index[x.Stage]; ok && x.Pipeline == pipeline && j > i && stages[j].Type == funnelwatch.StageOpen {
 				reachedNext = true
 			}
 		}
@@ -176,39 +227,17 @@ func Funnel(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, p
 		if !ok {
 			continue
 		}
-		r.Stages[i].Exits++
+		out[i].Exits++
 		stays[i] = append(stays[i], v.Left.Sub(v.Entered))
 	}
-
-	days := to.Sub(from).Hours() / 24
-	prevOpen := -1
-	for i := range r.Stages {
-		row := &r.Stages[i]
-		if row.Entries > 0 {
-			row.ConversionNext = float64(next[i]) / float64(row.Entries)
-			row.ConversionWon = float64(wonN[i]) / float64(row.Entries)
+	for i := range out {
+		if out[i].Entries > 0 {
+			out[i].ConversionNext = float64(next[i]) / float64(out[i].Entries)
+			out[i].ConversionWon = float64(wonN[i]) / float64(out[i].Entries)
 		}
-		row.AvgHours, row.P90Hours = meanP90Hours(stays[i])
-		if row.Type != funnelwatch.StageOpen {
-			continue
-		}
-		switch {
-		case row.DealsNow == 0:
-			row.WaitDays = ptr(0.0)
-		case row.Exits == 0:
-			row.Stalled = true
-		default:
-			row.WaitDays = ptr(float64(row.DealsNow) / (float64(row.Exits) / days))
-		}
-		if row.WaitDays != nil && stages[i].SLA > 0 {
-			row.Bottleneck = ptr(*row.WaitDays / (stages[i].SLA.Hours() / 24))
-		}
-		if prevOpen >= 0 && row.DealsNow > r.Stages[prevOpen].DealsNow {
-			row.Ladder = true
-		}
-		prevOpen = i
+		out[i].AvgHours, out[i].P90Hours = meanP90Hours(stays[i])
 	}
-	return r, nil
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -74,6 +74,10 @@ type ManagerFigures struct {
 	TasksCreated          int     `json:"tasks_created"`
 	TasksPerDeal          float64 `json:"tasks_per_deal"`
 	OverdueTasks          int     `json:"overdue_tasks"`
+	// Previous are the manager's figures of the period of equal length
+	// just before (the week before, for a week): week over week. Absent
+	// in Previous itself.
+	Previous *ManagerFigures `json:"previous,omitempty"`
 }
 
 // Managers computes the managers report of [from, to). now is the
@@ -89,12 +93,33 @@ func Managers(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel,
 		opts.SuccessfulCall = DefaultSuccessfulCall
 	}
 	loc := location(f)
-	r := &ManagersReport{From: from.In(loc), To: to.In(loc), SuccessfulCall: opts.SuccessfulCall, Managers: map[string]*ManagerFigures{}}
+	r := &ManagersReport{From: from.In(loc), To: to.In(loc), SuccessfulCall: opts.SuccessfulCall}
+	var err error
+	if r.Managers, err = managerFigures(ctx, tx, f, from, to, now, opts); err != nil {
+		return nil, err
+	}
+	prev, err := managerFigures(ctx, tx, f, from.Add(-to.Sub(from)), from, now, opts)
+	if err != nil {
+		return nil, err
+	}
+	for u, m := range r.Managers {
+		m.Previous = prev[u]
+		if m.Previous == nil {
+			m.Previous = &ManagerFigures{Name: m.Name}
+		}
+	}
+	return r, nil
+}
+
+// managerFigures computes the figures of [from, to) by user: the
+// managers of the funnel and the users with a figure of the period.
+func managerFigures(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, from, to, now time.Time, opts ManagersOptions) (map[string]*ManagerFigures, error) {
+	managers := map[string]*ManagerFigures{}
 	get := func(u string) *ManagerFigures {
-		m := r.Managers[u]
+		m := managers[u]
 		if m == nil {
 			m = &ManagerFigures{Name: userName(f, u)}
-			r.Managers[u] = m
+			managers[u] = m
 		}
 		return m
 	}
@@ -217,7 +242,7 @@ func Managers(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel,
 		m.OverdueTasks += t.Overdue
 	}
 
-	for u, m := range r.Managers {
+	for u, m := range managers {
 		m.Revenue = roundKopecks(m.Revenue)
 		m.WinRate = ratio(float64(m.Won), float64(m.Won+m.Lost))
 		m.AvgCheck = roundKopecks(ratio(m.Revenue, float64(m.Won)))
@@ -231,7 +256,7 @@ func Managers(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel,
 		m.CallsPerCardChanged = ratio(float64(m.CallsIn+m.CallsOut), float64(m.CardsChanged))
 		m.TasksPerDeal = ratio(float64(m.TasksCreated), float64(m.DealsHandled))
 	}
-	return r, nil
+	return managers, nil
 }
 
 func ratio(a, b float64) float64 {
