@@ -94,6 +94,29 @@ type ReadTx interface {
 	// Session returns the session with the token hash, expired or not
 	// (ENOTFOUND when there is none: signed out, or never signed in).
 	Session(ctx context.Context, tokenHash string) (*Session, error)
+
+	// StageVisits lists stage visits by the filter, ordered by deal,
+	// entry time, pipeline and stage.
+	StageVisits(ctx context.Context, f StageVisitFilter) ([]*StageVisit, error)
+	// ClosedDeals lists the deals closed (won or lost) in [from, to),
+	// deleted since or not, ordered by closing time, then id. A deal
+	// reopened since is open, and not listed.
+	ClosedDeals(ctx context.Context, from, to time.Time) ([]*Deal, error)
+	// CallStats sums the calls started in [from, to) by user and
+	// direction; an answered call of at least minTalk is successful.
+	CallStats(ctx context.Context, from, to time.Time, minTalk time.Duration) ([]CallStats, error)
+	// MissedCalls lists the incoming calls not answered started in [from,
+	// to), in time order, each with the moment it was returned (which may
+	// be after to).
+	MissedCalls(ctx context.Context, from, to time.Time) ([]MissedCall, error)
+	// TaskStats counts, by assignee, the tasks created in [from, to) and
+	// those overdue in it: due in [from, end) and not done by their due
+	// time (end is to, or the present for a period not over yet).
+	TaskStats(ctx context.Context, from, to, end time.Time) ([]TaskStats, error)
+	// CardChanges counts, by the user who acted, the distinct deals whose
+	// card was changed in [from, to): moved, edited or commented on
+	// (deal.stage_changed, deal.updated, note.added).
+	CardChanges(ctx context.Context, from, to time.Time) (map[string]int, error)
 }
 
 // Tx reads and writes within one transaction.
@@ -125,6 +148,14 @@ type Tx interface {
 	// SetProjectionSeq records that the state tables reflect the log up
 	// to seq.
 	SetProjectionSeq(ctx context.Context, seq int64) error
+	// SaveStageVisits writes stage visits, keyed by deal, pipeline, stage
+	// and entry time: a visit not stored is added; a stored one gets the
+	// given end (Left and the next stage) when the given visit has one.
+	// A visit never reopens: a deal coming back is a new visit.
+	SaveStageVisits(ctx context.Context, visits ...*StageVisit) error
+	// DeleteStageVisits removes every visit of the deals, before their
+	// history is written again from a re-fold.
+	DeleteStageVisits(ctx context.Context, dealIDs ...string) error
 
 	// SaveViolations inserts findings or updates the stored ones with the
 	// same id (resolution, accountable user, evidence, money at risk).

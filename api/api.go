@@ -70,6 +70,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/tasks", s.auth(s.listTasks))
 	mux.Handle("GET /api/v1/violations", s.auth(s.listViolations))
 	mux.Handle("GET /api/v1/reports/quality", s.auth(s.qualityReport))
+	mux.Handle("GET /api/v1/reports/funnel", s.auth(s.funnelReport))
+	mux.Handle("GET /api/v1/reports/managers", s.auth(s.managersReport))
 	mux.Handle("GET /api/v1/actions", s.auth(s.listActions))
 }
 

@@ -41,6 +41,71 @@ type Aggregate struct {
 	// a lookup (each checks that it is its own).
 	mon  *dealMon
 	auto *dealAuto
+	// visits are the changes to the deal's stage visits not yet written
+	// (nil when none): a pointer, so a deal with none costs one word.
+	visits *visitLog
+}
+
+// visitLog is what changed in a deal's stage visits since they were last
+// written: the stays begun or ended, in order. reset says the deal was
+// folded again from its log and its stored visits are to be replaced by
+// these (which are then its whole history).
+type visitLog struct {
+	reset bool
+	list  []funnelwatch.StageVisit
+}
+
+// enterStage records that the deal entered its current stage at.
+func (a *Aggregate) enterStage(at time.Time) {
+	if a.untracked {
+		return
+	}
+	d := a.Deal
+	if a.visits == nil {
+		a.visits = &visitLog{}
+	}
+	a.visits.list = append(a.visits.list, funnelwatch.StageVisit{DealID: d.ID, Pipeline: d.Pipeline, Stage: d.Stage,
+		Entered: at, Responsible: d.Responsible})
+}
+
+// leaveStage records that the deal left its current stage at, for
+// pipeline/stage ("" when it left the funnel). Called before the deal
+// moves: its stage and StageEnteredAt still name the stay that ends.
+func (a *Aggregate) leaveStage(at time.Time, pipeline, stage string) {
+	if a.untracked {
+		return
+	}
+	d := a.Deal
+	if a.visits == nil {
+		a.visits = &visitLog{}
+	}
+	left := at
+	if n := len(a.visits.list); n > 0 {
+		if v := &a.visits.list[n-1]; v.Left == nil && v.Pipeline == d.Pipeline && v.Stage == d.Stage && v.Entered.Equal(d.StageEnteredAt) {
+			v.Left, v.NextPipeline, v.NextStage = &left, pipeline, stage
+			return
+		}
+	}
+	// The stay began before the last write: the store closes it by its
+	// key (the responsible is used only if the store lacks it).
+	a.visits.list = append(a.visits.list, funnelwatch.StageVisit{DealID: d.ID, Pipeline: d.Pipeline, Stage: d.Stage,
+		Entered: d.StageEnteredAt, Left: &left, NextPipeline: pipeline, NextStage: stage, Responsible: d.Responsible})
+}
+
+// stageVisits returns the visit changes to write and whether they replace
+// the deal's stored visits.
+func (a *Aggregate) stageVisits() (reset bool, visits []funnelwatch.StageVisit) {
+	if a.visits == nil {
+		return false, nil
+	}
+	return a.visits.reset, a.visits.list
+}
+
+// untrack makes the aggregate keep no dirty marks and no visit changes
+// from now on, as the engine's own copies do.
+func (a *Aggregate) untrack() {
+	a.clearDirty()
+	a.untracked = true
 }
 
 // NewAggregate returns an empty aggregate, as before the deal's creation.
@@ -134,16 +199,28 @@ func (a *Aggregate) clone() *Aggregate {
 	if len(a.dirtyTasks) > 0 {
 		c.dirtyTasks = maps.Clone(a.dirtyTasks)
 	}
+	if a.visits != nil {
+		// Copied with their end times: leaveStage changes the last one
+		// in place.
+		v := &visitLog{reset: a.visits.reset, list: slices.Clone(a.visits.list)}
+		c.visits = v
+	}
 	return c
 }
 
 // dirty reports whether the aggregate has changes not yet written.
-func (a *Aggregate) dirty() bool { return a.dirtyDeal || len(a.dirtyTasks) > 0 }
+func (a *Aggregate) dirty() bool { return a.dirtyDeal || len(a.dirtyTasks) > 0 || a.visits != nil }
 
 // markAllDirty marks the deal and every task for a full write, as after a
-// re-fold.
+// re-fold: the stage visits the fold recorded replace the stored ones.
 func (a *Aggregate) markAllDirty() {
 	a.dirtyDeal, a.movedDeal = a.Deal != nil, a.Deal != nil
+	if a.Deal != nil && !a.untracked {
+		if a.visits == nil {
+			a.visits = &visitLog{}
+		}
+		a.visits.reset = true
+	}
 	for id := range a.Tasks {
 		a.markTask(id)
 	}
@@ -153,6 +230,7 @@ func (a *Aggregate) markAllDirty() {
 func (a *Aggregate) clearDirty() {
 	a.dirtyDeal, a.movedDeal = false, false
 	a.dirtyTasks = nil // most cached aggregates stay clean: no empty map each
+	a.visits = nil
 }
 
 // Fold returns the state that the events produce, applied in the order
@@ -205,6 +283,9 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		a.movedDeal = true
 	case funnelwatch.EventDealDeleted:
 		a.movedDeal = true
+		if d.DeletedAt == nil {
+			a.leaveStage(e.At, "", "")
+		}
 		at := e.At
 		d.DeletedAt = &at
 		d.UpdatedAt = e.At
@@ -278,6 +359,7 @@ func (a *Aggregate) create(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 	}
 	a.Deal = d
 	a.dirtyDeal, a.movedDeal = true, true
+	a.enterStage(e.At)
 }
 
 func (a *Aggregate) move(f *funnelwatch.Funnel, e *funnelwatch.Event) {
@@ -287,6 +369,9 @@ func (a *Aggregate) move(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		return
 	}
 	a.movedDeal = true
+	if d.DeletedAt == nil {
+		a.leaveStage(e.At, s.Pipeline, s.ID)
+	}
 	if s.Pipeline != d.Pipeline {
 		d.PipelineEnteredAt = e.At
 	}
@@ -308,6 +393,9 @@ func (a *Aggregate) move(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		at := e.At
 		d.ClosedAt = &at
 		d.LossReason = strings.TrimSpace(e.LossReason)
+	}
+	if d.DeletedAt == nil {
+		a.enterStage(e.At)
 	}
 }
 

@@ -301,6 +301,7 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	old := r.aggs[e.DealID]
 	prev := *old.Deal
 	a := Fold(&r.regs.Funnel, kept)
+	a.untrack() // the engine's copy writes nothing: no visits to keep
 	r.aggs[e.DealID] = a
 	for id := range a.Tasks {
 		r.taskDeal[id] = e.DealID

@@ -306,7 +306,16 @@ func writeState(ctx context.Context, tx funnelwatch.Tx, aggs []*Aggregate, conta
 	calls []*funnelwatch.Call, notes []*funnelwatch.Note) error {
 	var moved, touched []*funnelwatch.Deal
 	var tasks []*funnelwatch.Task
+	var reset []string
+	var visits []*funnelwatch.StageVisit
 	for _, a := range aggs {
+		r, vs := a.stageVisits()
+		if r {
+			reset = append(reset, a.Deal.ID)
+		}
+		for i := range vs {
+			visits = append(visits, &vs[i])
+		}
 		switch {
 		case a.Deal == nil || !a.dirtyDeal:
 		case a.movedDeal:
@@ -333,6 +342,14 @@ func writeState(ctx context.Context, tx funnelwatch.Tx, aggs []*Aggregate, conta
 		return err
 	}
 	if err := tx.SaveTasks(ctx, tasks...); err != nil {
+		return err
+	}
+	// A re-folded deal's visits are its whole history: the stored ones
+	// go first.
+	if err := tx.DeleteStageVisits(ctx, reset...); err != nil {
+		return err
+	}
+	if err := tx.SaveStageVisits(ctx, visits...); err != nil {
 		return err
 	}
 	if err := tx.InsertCalls(ctx, calls...); err != nil {

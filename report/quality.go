@@ -125,16 +125,10 @@ type DayRow struct {
 // nil. A period that is empty, reversed or longer than MaxPeriod is an
 // EINVALID error.
 func Quality(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, from, to, now time.Time) (*QualityReport, error) {
-	if !from.Before(to) {
-		return nil, funnelwatch.Errorf(funnelwatch.EINVALID, "from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	if err := checkPeriod(from, to); err != nil {
+		return nil, err
 	}
-	if to.Sub(from) > MaxPeriod {
-		return nil, funnelwatch.Errorf(funnelwatch.EINVALID, "the period is longer than 366 days; ask for a year at a time")
-	}
-	loc := time.UTC
-	if f != nil && f.Location != nil {
-		loc = f.Location
-	}
+	loc := location(f)
 	r := &QualityReport{From: from.In(loc), To: to.In(loc)}
 
 	cur, err := read(ctx, tx, from, to, now)

@@ -31,7 +31,13 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EngineState", func(t *testing.T) { testEngineState(t, open) })
 	t.Run("Notices", func(t *testing.T) { testNotices(t, open) })
 	t.Run("ActiveDeals", func(t *testing.T) { testActiveDeals(t, open) })
+	t.Run("StageVisits", func(t *testing.T) { testStageVisits(t, open) })
+	t.Run("ClosedDeals", func(t *testing.T) { testClosedDeals(t, open) })
+	t.Run("CallStats", func(t *testing.T) { testCallStats(t, open) })
+	t.Run("TaskStats", func(t *testing.T) { testTaskStats(t, open) })
+	t.Run("CardChanges", func(t *testing.T) { testCardChanges(t, open) })
 	t.Run("Ingest", func(t *testing.T) { RunIngest(t, open) })
+	t.Run("StageVisitsIngest", func(t *testing.T) { RunStageVisitsIngest(t, open) })
 	t.Run("Lease", func(t *testing.T) { testLease(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 }
