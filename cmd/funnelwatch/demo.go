@@ -117,7 +117,10 @@ func loadDemo(ctx context.Context, dir string, seed int64, now time.Time) (*app,
 	}
 	// The generated log is a recorded history with the CRM's robots'
 	// work in it: the engine observes the automations up to its end.
-	a.live.ObserveUntil = now.Truncate(time.Minute)
+	if err := recordHistory(ctx, a, now.Truncate(time.Minute)); err != nil {
+		a.close()
+		return nil, nil, err
+	}
 	return a, co, nil
 }
 

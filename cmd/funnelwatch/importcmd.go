@@ -158,16 +158,22 @@ func importEvents(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // CRM's own robots acted in it, so the engine observes the automations
 // up to its latest event instead of acting again (DESIGN §4.3, observe).
 func markHistory(ctx context.Context, a *app) error {
-	latest := a.ingestor.Latest()
-	if latest.IsZero() {
+	return recordHistory(ctx, a, a.ingestor.Latest())
+}
+
+// recordHistory stores until as the end of the recorded history (it only
+// moves forward), in the engine's checkpoint, so a restarted engine
+// observes the same history.
+func recordHistory(ctx context.Context, a *app, until time.Time) error {
+	if until.IsZero() {
 		return nil
 	}
 	return a.store.Update(ctx, workspaceID, func(tx funnelwatch.Tx) error {
 		st, err := tx.EngineState(ctx)
-		if err != nil || !latest.After(st.ObserveUntil) {
+		if err != nil || !until.After(st.ObserveUntil) {
 			return err
 		}
-		st.ObserveUntil = latest
+		st.ObserveUntil = until
 		return tx.SetEngineState(ctx, st)
 	})
 }
