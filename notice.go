@@ -33,7 +33,8 @@ const (
 
 // NoticeFilter selects notices. Zero fields do not filter.
 type NoticeFilter struct {
-	ActionKey string
+	ActionKey  string
+	ActionKeys []string // any of these actions
 	Target    string
 	Status    NoticeStatus
 	Since     time.Time // At at or after

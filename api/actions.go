@@ -23,6 +23,18 @@ type ActionRecordView struct {
 	LastError     string                   `json:"last_error,omitempty"`
 	DoneAt        *time.Time               `json:"done_at"`
 	Action        json.RawMessage          `json:"action"`
+	// Notices are a notice's or report's deliveries, one per target
+	// (a Telegram chat, an e-mail address, an unreachable user).
+	Notices []NoticeView `json:"notices,omitempty"`
+}
+
+// NoticeView is one target's delivery of a notice.
+type NoticeView struct {
+	Target string                   `json:"target"`
+	User   string                   `json:"user,omitempty"`
+	Status funnelwatch.NoticeStatus `json:"status"`
+	At     time.Time                `json:"at"`
+	Error  string                   `json:"error,omitempty"`
 }
 
 func actionViewOf(a *funnelwatch.ActionRecord) ActionRecordView {
@@ -57,17 +69,35 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var found []*funnelwatch.ActionRecord
+	var notices []*funnelwatch.Notice
 	err = s.view(r.Context(), func(tx funnelwatch.ReadTx) error {
 		found, err = tx.Actions(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		var keys []string
+		for _, a := range found[:min(len(found), limit)] {
+			if a.Type == "notify" || a.Type == "report" {
+				keys = append(keys, a.Key)
+			}
+		}
+		if len(keys) > 0 {
+			notices, err = tx.Notices(r.Context(), funnelwatch.NoticeFilter{ActionKeys: keys})
+		}
 		return err
 	})
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
+	byAction := map[string][]NoticeView{}
+	for _, n := range notices {
+		byAction[n.ActionKey] = append(byAction[n.ActionKey], NoticeView{Target: n.Target, User: n.User, Status: n.Status, At: n.At, Error: n.Error})
+	}
 	views := make([]ActionRecordView, len(found))
 	for i, a := range found {
 		views[i] = actionViewOf(a)
+		views[i].Notices = byAction[a.Key]
 	}
 	writeJSON(w, http.StatusOK, page(views, offset, limit))
 }

@@ -33,6 +33,12 @@ func (tx *Tx) Notices(ctx context.Context, f funnelwatch.NoticeFilter) ([]*funne
 	if f.ActionKey != "" {
 		add("action_key = ?", f.ActionKey)
 	}
+	if len(f.ActionKeys) > 0 {
+		where = append(where, "action_key IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.ActionKeys)), ", ")+")")
+		for _, k := range f.ActionKeys {
+			args = append(args, k)
+		}
+	}
 	if f.Target != "" {
 		add("target = ?", f.Target)
 	}

@@ -48,6 +48,7 @@ func testNotices(t *testing.T, open Opener) {
 			"A1>telegram:100:sent@10 A1>email:rop@example.com:sent@11 "},
 		{"one target since a time", funnelwatch.NoticeFilter{Target: "telegram:100", Since: at(11)}, "A2>telegram:100:held@20 "},
 		{"held ones", funnelwatch.NoticeFilter{Status: funnelwatch.NoticeHeld}, "A3>telegram:200:held@5 A2>telegram:100:held@20 "},
+		{"a page's actions", funnelwatch.NoticeFilter{ActionKeys: []string{"A3", "A2"}}, "A3>telegram:200:held@5 A2>telegram:100:held@20 "},
 	}
 	for _, tc := range cases {
 		if got := list(tc.f); got != tc.want {
