@@ -812,6 +812,7 @@ func (a *Automator) act(at time.Time, f *firing, agg *Aggregate, spec regulation
 		if f.task != "" && f.auto.When == regulations.TriggerTaskOverdue {
 			x.TaskID = f.task
 		}
+		x.Channel = spec.NotifyChannel
 	case regulations.ActionMessage:
 		x.Template, x.Channel = spec.Message.Template, spec.Message.Channel
 	case regulations.ActionWebhook:

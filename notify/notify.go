@@ -88,9 +88,10 @@ func (t target) channel() (name, address string) {
 }
 
 // targets resolves the action's recipients; a user goes to their Telegram
-// chat when they have one, else to their e-mail. Recipients with neither
-// are returned apart, to be recorded as failed.
-func (n *Notifier) targets(recipients []string) (ts []target, unreachable []string) {
+// chat when they have one, else to their e-mail — or only by the channel
+// the action names. Recipients with no way to reach them are returned
+// apart, to be recorded as failed.
+func (n *Notifier) targets(recipients []string, channel string) (ts []target, unreachable []string) {
 	seen := map[string]bool{}
 	add := func(t target) {
 		if !seen[t.key] {
@@ -107,6 +108,12 @@ func (n *Notifier) targets(recipients []string) (ts []target, unreachable []stri
 		default:
 			u, ok := n.Regs.User(r)
 			switch {
+			case ok && channel == "email" && u.Email != "":
+				add(target{key: "email:" + u.Email, user: r})
+			case ok && channel == "telegram" && u.Telegram != "":
+				add(target{key: "telegram:" + u.Telegram, user: r})
+			case channel != "":
+				unreachable = append(unreachable, r)
 			case ok && u.Telegram != "":
 				add(target{key: "telegram:" + u.Telegram, user: r})
 			case ok && u.Email != "":
@@ -132,7 +139,7 @@ func (n *Notifier) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) err
 	if quiet, until := n.Regs.Notifications.Quiet(now); quiet {
 		return engine.Defer(until, "тихие часы до "+until.Format("15:04"))
 	}
-	ts, unreachable := n.targets(view.Recipients)
+	ts, unreachable := n.targets(view.Recipients, view.Channel)
 	var done map[string]*funnelwatch.Notice
 	if err := n.Store.View(ctx, n.Workspace, func(tx funnelwatch.ReadTx) error {
 		ns, err := tx.Notices(ctx, funnelwatch.NoticeFilter{ActionKey: a.Key})
@@ -149,7 +156,7 @@ func (n *Notifier) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) err
 		key := "user:" + u
 		if done[key] == nil {
 			record = append(record, &funnelwatch.Notice{ActionKey: a.Key, Target: key, User: u, Status: funnelwatch.NoticeFailed,
-				At: now, Error: "у пользователя нет ни Telegram, ни e-mail в регламенте"})
+				At: now, Error: unreachableWhy(view.Channel)})
 		}
 	}
 	if err := n.save(ctx, record...); err != nil {
@@ -243,6 +250,17 @@ func (n *Notifier) message(ctx context.Context, a *funnelwatch.ActionRecord, v *
 		return Message{}, engine.Permanent(fmt.Errorf("report %s: reports are not set up", a.Key))
 	}
 	return n.Report(ctx, a)
+}
+
+// unreachableWhy says why a user could not be reached.
+func unreachableWhy(channel string) string {
+	switch channel {
+	case "email":
+		return "у пользователя нет e-mail в регламенте"
+	case "telegram":
+		return "у пользователя нет Telegram в регламенте"
+	}
+	return "у пользователя нет ни Telegram, ни e-mail в регламенте"
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -387,7 +405,7 @@ func humanDuration(d time.Duration) string {
 // `funnelwatch report --send` command): quiet hours and digests do not
 // apply. It returns the targets that could not be reached, with why.
 func (n *Notifier) SendNow(ctx context.Context, recipients []string, m Message) error {
-	ts, unreachable := n.targets(recipients)
+	ts, unreachable := n.targets(recipients, "")
 	var errs []error
 	for _, u := range unreachable {
 		errs = append(errs, fmt.Errorf("%s: no Telegram chat or e-mail in the regulations", u))

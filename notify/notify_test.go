@@ -103,9 +103,12 @@ func newWorld(t *testing.T, start time.Time) *world {
 }
 
 // overdue puts a notify action in the outbox as the engine writes it.
-func (w *world) overdue(key string, recipients ...string) {
+func (w *world) overdue(key string, recipients ...string) { w.overdueBy(key, "", recipients...) }
+
+// overdueBy is overdue with the channel the action names.
+func (w *world) overdueBy(key, channel string, recipients ...string) {
 	payload, _ := json.Marshal(engine.ActionView{Type: "notify", At: w.now.Format(time.RFC3339), DealID: "D1",
-		Rule: "overdue_notify", Trigger: "task.overdue", Key: key, TaskID: "T1", Recipients: recipients})
+		Rule: "overdue_notify", Trigger: "task.overdue", Key: key, TaskID: "T1", Recipients: recipients, Channel: channel})
 	err := w.st.Update(w.ctx, "ws", func(tx funnelwatch.Tx) error {
 		_, err := tx.InsertActions(w.ctx, &funnelwatch.ActionRecord{Key: key, Type: "notify", Rule: "overdue_notify",
 			DealID: "D1", At: w.now, Payload: payload, Status: funnelwatch.ActionPending})
@@ -268,5 +271,28 @@ func TestDigestInsteadOfFlood(t *testing.T) {
 		if a := w.action(fmt.Sprintf("n%d", i)); a.Status != funnelwatch.ActionDone {
 			t.Fatalf("n%d after the digest: %+v", i, a)
 		}
+	}
+}
+
+// An action that names the e-mail channel reaches users by e-mail only: a
+// user with only a Telegram chat is recorded unreachable, not messaged.
+func TestNotifyByTheChannelTheRuleNames(t *testing.T) {
+	w := newWorld(t, msk(10, 0))
+	w.overdueBy("by-mail", "email", "olga", "sergey")
+	w.step()
+	if len(w.tg.Got("200")) != 0 {
+		t.Fatal("the supervisor got a Telegram message from an e-mail-only notice")
+	}
+	if mails := w.smtp.Mails(); len(mails) != 1 || mails[0].To[0] != "olga@example.com" {
+		t.Fatalf("e-mails: %d", len(mails))
+	}
+	var notices []*funnelwatch.Notice
+	w.st.View(w.ctx, "ws", func(tx funnelwatch.ReadTx) error {
+		var err error
+		notices, err = tx.Notices(w.ctx, funnelwatch.NoticeFilter{ActionKey: "by-mail", Target: "user:sergey"})
+		return err
+	})
+	if len(notices) != 1 || notices[0].Status != funnelwatch.NoticeFailed || !strings.Contains(notices[0].Error, "нет e-mail") {
+		t.Fatalf("sergey's notice: %+v", notices)
 	}
 }

@@ -15,6 +15,9 @@ var actionKinds = []ActionKind{ActionTask, ActionMove, ActionAssign, ActionNotif
 // Task kinds (DESIGN §3); follow-up is the default.
 var taskKinds = []string{"call", "meeting", "follow-up", "control"}
 
+// NotifyChannels are the channels a notify action may name.
+var NotifyChannels = []string{"telegram", "email"}
+
 // Message channels of the messenger gateway.
 var messageChannels = []string{"whatsapp", "telegram", "sms"}
 
@@ -236,7 +239,22 @@ func (c *checker) action(a *Action, e *entry, key, scope string) bool {
 			a.Assign, _ = c.assignee(s, key, e.valPos(), false)
 		}
 	case ActionNotify:
-		for _, it := range c.asList(e.val, key, true) {
+		val := e.val
+		if _, ok := val.(*ast.MappingNode); ok { // {to: [...], channel: email}
+			m := c.asMap(val, key, e.at)
+			if m == nil {
+				break
+			}
+			a.NotifyChannel = c.oneOf(m, "channel", "", NotifyChannels...)
+			te := m.get("to")
+			m.done("")
+			if te == nil {
+				c.errorf(m.at, m.key("to"), "to is required (notify: {to: [supervisor], channel: email})")
+				break
+			}
+			val, key = te.val, m.key("to")
+		}
+		for _, it := range c.asList(val, key, true) {
 			if s, ok := c.scalar(it.node, it.path); ok {
 				if r, ok := c.assignee(s, it.path, it.at, true); ok {
 					a.Notify = append(a.Notify, r)

@@ -104,3 +104,41 @@ func TestParse_Reports(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_NotifyChannel(t *testing.T) {
+	r, err := regulations.Parse([]byte(head + `automations:
+  - id: lost_to_owner
+    when: deal.lost
+    do:
+      - notify: {to: [supervisor, "email:owner@example.com"], channel: email}
+  - id: overdue
+    when: task.overdue
+    do: [notify: [responsible]]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Automations[0].Do[0]
+	if a.NotifyChannel != "email" || len(a.Notify) != 2 || a.Notify[0].String() != "supervisor" || a.Notify[1].String() != "email:owner@example.com" {
+		t.Fatalf("notify %+v", a)
+	}
+	if b := r.Automations[1].Do[0]; b.NotifyChannel != "" || len(b.Notify) != 1 {
+		t.Fatalf("the short form: %+v", b)
+	}
+	errs := parseErrors(t, head+`automations:
+  - id: x
+    when: deal.lost
+    do:
+      - notify: {to: [supervisor], channel: pigeon}
+      - notify: {channel: email}
+`)
+	got := map[string]bool{}
+	for _, e := range errs {
+		got[e.Key] = true
+	}
+	for _, k := range []string{"automations[0].do[0].notify.channel", "automations[0].do[1].notify.to"} {
+		if !got[k] {
+			t.Errorf("no error for %s; errors: %v", k, errs)
+		}
+	}
+}

@@ -155,7 +155,11 @@ type Action struct {
 	MoveTo  string      // move, copy: pipeline-qualified stage ref "pipeline/stage"
 	Assign  Assignee    // assign
 	Notify  []Recipient // notify
-	Message *MessageSpec
+	// NotifyChannel, when set ("telegram" or "email"), is the channel a
+	// notice to a user goes by; otherwise their Telegram chat, else their
+	// e-mail.
+	NotifyChannel string
+	Message       *MessageSpec
 	Webhook *WebhookSpec
 }
 
