@@ -48,7 +48,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// keeps one of its two connections as the writer.
 	wq := pragmas
 	wq.Set("_txlock", "immediate")
-	write, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	write, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -63,7 +63,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	for _, p := range pragmas["_pragma"] {
 		rq.Add("_pragma", p)
 	}
-	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	read, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+rq.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -33,6 +33,7 @@ Usage:
   funnelwatch import   deals  --regulations FILE [--db URL] --map … FILE.csv
   funnelwatch backtest --regulations FILE --events FILE.ndjson [--until RFC3339] [--format json] [--mode simulate|observe] [--compare OLD.yaml]
   funnelwatch report   --regulations FILE [--db URL] [--period last-week] [--out DIR] [--send] [--to R1,R2]
+  funnelwatch backup   --out FILE [--db sqlite:PATH]
   funnelwatch bench    ingest [--events N] [--batch N] [--clients N] [--rules]
   funnelwatch bench    latency [--rate N] [--seconds N] [--history N]
   funnelwatch bench    memory [--deals N]
@@ -75,6 +76,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBacktest(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = runReport(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

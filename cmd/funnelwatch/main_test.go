@@ -304,3 +304,32 @@ func browse(t *testing.T, c *http.Client, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestBackupWhileServing copies the store of a running server and the
+// copy serves the same deal.
+func TestBackupWhileServing(t *testing.T) {
+	t.Setenv("FUNNELWATCH_API_TOKEN", "s3cret")
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "fw.db")
+	url, _ := start(t, "serve", "--regulations", example, "--db", db, "--addr", "127.0.0.1:0")
+	at := time.Now().Add(-time.Minute).Format(time.RFC3339)
+	req, _ := http.NewRequest("POST", url+"/api/v1/events", strings.NewReader(`{"id":"e1","type":"deal.created","at":"`+at+`","deal":{"id":"D1","pipeline":"sales","stage":"target","responsible":"roman","amount":42000}}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var out, errs bytes.Buffer
+	backup := filepath.Join(dir, "copy.db")
+	if code := Main(context.Background(), []string{"backup", "--db", db, "--out", backup}, &out, &errs); code != 0 {
+		t.Fatalf("backup exited %d: %s", code, errs.String())
+	}
+	url2, _ := start(t, "serve", "--regulations", example, "--db", "sqlite:"+backup, "--addr", "127.0.0.1:0")
+	if code, body := get(t, url2+"/api/v1/deals/D1", "s3cret"); code != 200 || !strings.Contains(body, `"amount":42000`) {
+		t.Fatalf("the backup's deal: %d %s", code, body)
+	}
+	if code := Main(context.Background(), []string{"backup", "--db", db, "--out", backup}, &out, &errs); code == 0 {
+		t.Fatal("a backup overwrote an existing file")
+	}
+}
