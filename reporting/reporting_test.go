@@ -160,6 +160,9 @@ func TestWeeklyReportOfTheDemo(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, img := range m.Images {
 		if _, err := png.Decode(bytes.NewReader(img.PNG)); err != nil {
 			t.Errorf("%s: %v", img.Name, err)

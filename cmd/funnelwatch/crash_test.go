@@ -51,7 +51,7 @@ func child(t *testing.T, args ...string) (*exec.Cmd, string) {
 	select {
 	case u := <-urls:
 		return cmd, u
-	case <-time.After(60 * time.Second):
+	case <-time.After(180 * time.Second):
 		t.Fatal("child announced no URL")
 	}
 	return nil, ""

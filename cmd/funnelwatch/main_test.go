@@ -63,7 +63,9 @@ func start(t *testing.T, args ...string) (string, *syncBuffer) {
 			t.Errorf("%s did not shut down", args[0])
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	// The demo generates and loads 90 days before it listens: slow under
+	// the race detector on a busy machine.
+	deadline := time.Now().Add(180 * time.Second)
 	for time.Now().Before(deadline) {
 		if u := urlRE.FindString(out.String()); u != "" {
 			return u, out
