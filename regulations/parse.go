@@ -185,20 +185,25 @@ func loadLocation(name string) (*time.Location, error) {
 
 // parseHours reads "09:00-21:00".
 func parseHours(s string) (Hours, error) {
-	bad := fmt.Errorf("bad working hours %q (use 09:00-21:00)", s)
-	a, b, ok := strings.Cut(s, "-")
+	from, to, ok := clockRange(s)
 	if !ok {
-		return Hours{}, bad
-	}
-	from, ok1 := clock(strings.TrimSpace(a))
-	to, ok2 := clock(strings.TrimSpace(b))
-	if !ok1 || !ok2 {
-		return Hours{}, bad
+		return Hours{}, fmt.Errorf("bad working hours %q (use 09:00-21:00)", s)
 	}
 	if from >= to {
 		return Hours{}, fmt.Errorf("working hours %q end before they start", s)
 	}
 	return Hours{From: from, To: to}, nil
+}
+
+// clockRange reads "HH:MM-HH:MM" as minutes from midnight.
+func clockRange(s string) (from, to int, ok bool) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	from, ok1 := clock(strings.TrimSpace(a))
+	to, ok2 := clock(strings.TrimSpace(b))
+	return from, to, ok1 && ok2
 }
 
 // decodeNotifications reads `notifications: {quiet_hours, digest: {over, within}}`.
@@ -232,15 +237,9 @@ func (c *checker) decodeNotifications(e *entry) {
 
 // parseWindow reads a daily window that may span midnight ("21:00-09:00").
 func parseWindow(s string) (Hours, error) {
-	bad := fmt.Errorf("bad hours %q (use 21:00-09:00)", s)
-	a, b, ok := strings.Cut(s, "-")
-	if !ok {
-		return Hours{}, bad
-	}
-	from, ok1 := clock(strings.TrimSpace(a))
-	to, ok2 := clock(strings.TrimSpace(b))
-	if !ok1 || !ok2 || from == to || to == 24*60 && from == 0 {
-		return Hours{}, bad
+	from, to, ok := clockRange(s)
+	if !ok || from == to || to == 24*60 && from == 0 {
+		return Hours{}, fmt.Errorf("bad hours %q (use 21:00-09:00)", s)
 	}
 	return Hours{From: from, To: to % (24 * 60)}, nil
 }
