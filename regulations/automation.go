@@ -224,6 +224,40 @@ func (c *checker) actions(items []item, scope string) []Action {
 	return out
 }
 
+// notify reads a notify value: a recipient, a list of them, or
+// {to: [...], channel: telegram|email}. The file's automations and quality
+// rules write it the same way.
+func (c *checker) notify(e *entry, key string) ([]Recipient, string) {
+	n0 := len(c.errs)
+	val, channel := e.val, ""
+	if _, ok := val.(*ast.MappingNode); ok {
+		m := c.asMap(val, key, e.at)
+		if m == nil {
+			return nil, ""
+		}
+		channel = c.oneOf(m, "channel", "", NotifyChannels...)
+		te := m.get("to")
+		m.done("")
+		if te == nil {
+			c.errorf(m.at, m.key("to"), "to is required (notify: {to: [supervisor], channel: email})")
+			return nil, channel
+		}
+		val, key = te.val, m.key("to")
+	}
+	var to []Recipient
+	for _, it := range c.asList(val, key, true) {
+		if s, ok := c.scalar(it.node, it.path); ok {
+			if r, ok := c.assignee(s, it.path, it.at, true); ok {
+				to = append(to, r)
+			}
+		}
+	}
+	if len(to) == 0 && len(c.errs) == n0 {
+		c.errorf(e.valPos(), key, "notify needs at least one recipient")
+	}
+	return to, channel
+}
+
 // action fills a from its value; it reports false when the value is bad.
 func (c *checker) action(a *Action, e *entry, key, scope string) bool {
 	n0 := len(c.errs)
@@ -239,31 +273,7 @@ func (c *checker) action(a *Action, e *entry, key, scope string) bool {
 			a.Assign, _ = c.assignee(s, key, e.valPos(), false)
 		}
 	case ActionNotify:
-		val := e.val
-		if _, ok := val.(*ast.MappingNode); ok { // {to: [...], channel: email}
-			m := c.asMap(val, key, e.at)
-			if m == nil {
-				break
-			}
-			a.NotifyChannel = c.oneOf(m, "channel", "", NotifyChannels...)
-			te := m.get("to")
-			m.done("")
-			if te == nil {
-				c.errorf(m.at, m.key("to"), "to is required (notify: {to: [supervisor], channel: email})")
-				break
-			}
-			val, key = te.val, m.key("to")
-		}
-		for _, it := range c.asList(val, key, true) {
-			if s, ok := c.scalar(it.node, it.path); ok {
-				if r, ok := c.assignee(s, it.path, it.at, true); ok {
-					a.Notify = append(a.Notify, r)
-				}
-			}
-		}
-		if len(a.Notify) == 0 && len(c.errs) == n0 {
-			c.errorf(e.valPos(), key, "notify needs at least one recipient")
-		}
+		a.Notify, a.NotifyChannel = c.notify(e, key)
 	case ActionMessage:
 		a.Message = &MessageSpec{}
 		if _, ok := e.val.(*ast.SequenceNode); !ok && !isMap(e.val) {

@@ -142,3 +142,26 @@ func TestParse_NotifyChannel(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_QualityRuleNotify(t *testing.T) {
+	r, err := regulations.Parse([]byte(head + `quality:
+  - {rule: missed_call_callback, limit: 15m, notify: [responsible, supervisor]}
+  - rule: stage_sla
+    notify: {to: ["chat:-100500"], channel: telegram}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := r.Quality[0]; len(q.Notify) != 2 || q.Notify[1].String() != "supervisor" || q.NotifyChannel != "" {
+		t.Fatalf("missed_call_callback notify %+v", q)
+	}
+	if q := r.Quality[1]; len(q.Notify) != 1 || q.Notify[0].String() != "chat:-100500" || q.NotifyChannel != "telegram" {
+		t.Fatalf("stage_sla notify %+v", q)
+	}
+	errs := parseErrors(t, head+`quality:
+  - {rule: task_overdue, notify: [nobody_special]}
+`)
+	if len(errs) != 1 || errs[0].Key != "quality[0].notify[0]" {
+		t.Fatalf("errors %v", errs)
+	}
+}

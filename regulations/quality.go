@@ -90,6 +90,9 @@ func (c *checker) decodeQuality(items []item) {
 		q.Stages = c.ruleStages(m, q.Pipelines)
 		q.Message, _ = m.str("message")
 		q.Recommendation, _ = m.str("recommendation")
+		if e := m.get("notify"); e != nil {
+			q.Notify, q.NotifyChannel = c.notify(e, m.key("notify"))
+		}
 		if !known {
 			// The parameters of an unknown rule cannot be judged; the rule
 			// error says what to fix.

@@ -266,6 +266,12 @@ type QualityRule struct {
 	Message        string // overrides the catalogue's message (Russian first)
 	Recommendation string
 
+	// Notify: who is told when a finding of the rule opens (the same forms
+	// as an automation's notify; responsible is the finding's accountable
+	// manager). NotifyChannel as an automation's.
+	Notify        []Recipient
+	NotifyChannel string
+
 	// Parameters; which apply depends on the rule (docs/regulations.md).
 	Limit       time.Duration    // first_response, missed_call_callback, lost_too_fast, call_without_update, empty_comment, high_value_unsupervised
 	Window      time.Duration    // mass_closing
