@@ -68,7 +68,7 @@ type DemoLogin struct {
 
 // pages are the page templates; each is parsed with layout.html.
 var pages = []string{"signin.html", "error.html", "dashboard.html", "funnel.html", "violations.html",
-	"deals.html", "deal.html", "tasks.html", "regulations.html"}
+	"deals.html", "deal.html", "tasks.html", "regulations.html", "managers.html"}
 
 // New parses the embedded templates; a broken template fails at start,
 // not on the first request.
@@ -102,6 +102,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /signout", s.action(s.signout))
 	mux.Handle("GET /{$}", s.page(s.dashboardPage))
 	mux.Handle("GET /funnel", s.page(s.funnelPage))
+	mux.Handle("GET /managers", s.page(s.managersPage))
+	mux.Handle("GET /managers/{id}", s.page(s.managerPage))
 	mux.Handle("GET /violations", s.page(s.violationsPage))
 	mux.Handle("GET /deals", s.page(s.dealsPage))
 	mux.Handle("GET /deals/{id}", s.page(s.dealPage))
@@ -243,6 +245,7 @@ func (s *Server) funcs(lang string) template.FuncMap {
 		"pct":   func(x float64) string { return fmt.Sprintf("%.0f%%", x*100) },
 		"dec":   func(x float64) string { return strings.Replace(fmt.Sprintf("%.1f", x), ".", decimalSep(lang), 1) },
 		"dur":   func(d time.Duration) string { return formatDuration(lang, d) },
+		"hours": func(h float64) string { return formatDuration(lang, time.Duration(h*float64(time.Hour))) },
 		"delta": func(cur, prev int) string {
 			switch {
 			case cur > prev:
