@@ -94,7 +94,7 @@ func buildDemoSite() (*demoSite, error) {
 			return nil, err
 		}
 	}
-	pages, err := web.New(web.Server{Store: store, Workspace: "w", Funnel: f, Regulations: regs, Sync: in.Sync,
+	pages, err := web.New(web.Server{Store: store, Workspace: "w", Funnel: f, Regulations: regs, Source: co.Regulations, Sync: in.Sync,
 		Ingestor: in, Sessions: sessions, Now: func() time.Time { return demoNow }})
 	if err != nil {
 		return nil, err

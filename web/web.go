@@ -38,7 +38,10 @@ type Server struct {
 	// Regulations, when set, is shown on the regulations page
 	// (automations and rules; the funnel alone otherwise).
 	Regulations *regulations.Regulations
-	Logger      *slog.Logger
+	// Source is the running regulations file's text: the regulations
+	// page offers it to edit, validate and backtest.
+	Source []byte
+	Logger *slog.Logger
 	// Sync, when set, brings the state tables up to the event log before
 	// a page reads them.
 	Sync func(context.Context) error
@@ -56,8 +59,9 @@ type Server struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	tmpl map[string]*template.Template // lang + "/" + page
-	cop  *http.CrossOriginProtection
+	tmpl      map[string]*template.Template // lang + "/" + page
+	cop       *http.CrossOriginProtection
+	backtests chan struct{} // one backtest at a time
 }
 
 // DemoLogin is a login of the demo company shown on its sign-in page.
@@ -90,6 +94,7 @@ func New(s Server) (*Server, error) {
 		}
 	}
 	s.cop = http.NewCrossOriginProtection()
+	s.backtests = make(chan struct{}, 1)
 	return &s, nil
 }
 
@@ -113,6 +118,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /deals/{id}/move", s.action(s.moveDeal))
 	mux.Handle("GET /tasks", s.page(s.tasksPage))
 	mux.Handle("GET /regulations", s.page(s.regulationsPage))
+	mux.Handle("POST /regulations/check", s.actionUpTo(regulationsMax+64<<10, s.checkRegulations))
 }
 
 // cacheFor lets browsers keep the assets for an hour.
