@@ -102,25 +102,31 @@ func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}
 		d.Rows = append(d.Rows, fr)
 	}
+	// The chart is the ladder of the open stages: the won and lost ones
+	// hold every closed deal ever and would dwarf it.
 	var labels, values, hrefs, classes []string
 	var counts []float64
 	for i := range d.Rows {
 		row := &d.Rows[i]
 		row.Worst = row.Stage == d.Worst
+		if row.Type != funnelwatch.StageOpen {
+			continue
+		}
 		labels = append(labels, row.Name)
 		values = append(values, fmt.Sprintf("%d · %s", row.DealsNow, formatMoney(row.AmountNow)))
 		counts = append(counts, float64(row.DealsNow))
 		hrefs = append(hrefs, row.Href)
-		class := "bar-" + string(row.Type)
+		class := "bar-open"
 		switch {
 		case row.Worst:
-			class += " bar-worst"
+			class = "bar-worst"
 		case row.Ladder:
-			class += " bar-ladder"
+			class = "bar-ladder"
 		}
 		classes = append(classes, class)
 	}
 	d.Chart = newHChart(labels, values, counts, hrefs)
+	d.Chart.Width = 720 // room for the money after the longest bar
 	for i := range d.Chart.Rows {
 		d.Chart.Rows[i].Class = classes[i]
 	}

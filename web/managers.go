@@ -36,29 +36,41 @@ type metric struct {
 	Better better
 	Kind   string // how to write it: int, dec, pct, money, seconds, minutes, days
 	Of     func(*report.ManagerFigures) float64
+	// Has, when set, says whether the figure means anything: a ratio
+	// over nothing (no deal won, no call answered) is 0 in the report,
+	// which would pass for the best or the worst; it shows as "—" and is
+	// left out of the median.
+	Has func(*report.ManagerFigures) bool
 }
 
+func hasDeals(m *report.ManagerFigures) bool { return m.DealsHandled > 0 }
+func hasWon(m *report.ManagerFigures) bool   { return m.Won > 0 }
+
 var metrics = []metric{
-	{"deals_handled", neutral, "int", func(m *report.ManagerFigures) float64 { return float64(m.DealsHandled) }},
-	{"violations_per100", lower, "dec", func(m *report.ManagerFigures) float64 { return m.ViolationsPer100Deals }},
-	{"violations_share", lower, "pct", func(m *report.ManagerFigures) float64 { return m.ViolationsShare }},
-	{"remarks_per100", lower, "dec", func(m *report.ManagerFigures) float64 { return m.RemarksPer100Deals }},
-	{"overdue_tasks", lower, "int", func(m *report.ManagerFigures) float64 { return float64(m.OverdueTasks) }},
-	{"calls_in", neutral, "int", func(m *report.ManagerFigures) float64 { return float64(m.CallsIn) }},
-	{"calls_out", higher, "int", func(m *report.ManagerFigures) float64 { return float64(m.CallsOut) }},
-	{"calls_answered", higher, "int", func(m *report.ManagerFigures) float64 { return float64(m.CallsAnswered) }},
-	{"successful_contacts", higher, "int", func(m *report.ManagerFigures) float64 { return float64(m.SuccessfulContacts) }},
-	{"talk_time", higher, "seconds", func(m *report.ManagerFigures) float64 { return float64(m.TalkTimeS) }},
-	{"avg_call", higher, "seconds", func(m *report.ManagerFigures) float64 { return m.AvgCallS }},
-	{"callback", lower, "minutes", func(m *report.ManagerFigures) float64 { return m.CallbackMedianMinutes }},
-	{"missed_not_returned", lower, "int", func(m *report.ManagerFigures) float64 { return float64(m.MissedNotReturned) }},
-	{"cards_changed", neutral, "int", func(m *report.ManagerFigures) float64 { return float64(m.CardsChanged) }},
-	{"calls_per_card", neutral, "dec", func(m *report.ManagerFigures) float64 { return m.CallsPerCardChanged }},
-	{"tasks_per_deal", neutral, "dec", func(m *report.ManagerFigures) float64 { return m.TasksPerDeal }},
-	{"win_rate", higher, "pct", func(m *report.ManagerFigures) float64 { return m.WinRate }},
-	{"cycle", lower, "days", func(m *report.ManagerFigures) float64 { return m.CycleMedianDays }},
-	{"avg_check", higher, "money", func(m *report.ManagerFigures) float64 { return m.AvgCheck }},
-	{"revenue", higher, "money", func(m *report.ManagerFigures) float64 { return m.Revenue }},
+	{"deals_handled", neutral, "int", func(m *report.ManagerFigures) float64 { return float64(m.DealsHandled) }, nil},
+	{"violations_per100", lower, "dec", func(m *report.ManagerFigures) float64 { return m.ViolationsPer100Deals }, hasDeals},
+	{"violations_share", lower, "pct", func(m *report.ManagerFigures) float64 { return m.ViolationsShare }, nil},
+	{"remarks_per100", lower, "dec", func(m *report.ManagerFigures) float64 { return m.RemarksPer100Deals }, hasDeals},
+	{"overdue_tasks", lower, "int", func(m *report.ManagerFigures) float64 { return float64(m.OverdueTasks) }, nil},
+	{"calls_in", neutral, "int", func(m *report.ManagerFigures) float64 { return float64(m.CallsIn) }, nil},
+	{"calls_out", higher, "int", func(m *report.ManagerFigures) float64 { return float64(m.CallsOut) }, nil},
+	{"calls_answered", higher, "int", func(m *report.ManagerFigures) float64 { return float64(m.CallsAnswered) }, nil},
+	{"successful_contacts", higher, "int", func(m *report.ManagerFigures) float64 { return float64(m.SuccessfulContacts) }, nil},
+	{"talk_time", higher, "seconds", func(m *report.ManagerFigures) float64 { return float64(m.TalkTimeS) }, nil},
+	{"avg_call", higher, "seconds", func(m *report.ManagerFigures) float64 { return m.AvgCallS },
+		func(m *report.ManagerFigures) bool { return m.CallsAnswered > 0 }},
+	{"callback", lower, "minutes", func(m *report.ManagerFigures) float64 { return m.CallbackMedianMinutes },
+		func(m *report.ManagerFigures) bool { return m.MissedCalls > m.MissedNotReturned }},
+	{"missed_not_returned", lower, "int", func(m *report.ManagerFigures) float64 { return float64(m.MissedNotReturned) }, nil},
+	{"cards_changed", neutral, "int", func(m *report.ManagerFigures) float64 { return float64(m.CardsChanged) }, nil},
+	{"calls_per_card", neutral, "dec", func(m *report.ManagerFigures) float64 { return m.CallsPerCardChanged },
+		func(m *report.ManagerFigures) bool { return m.CardsChanged > 0 }},
+	{"tasks_per_deal", neutral, "dec", func(m *report.ManagerFigures) float64 { return m.TasksPerDeal }, hasDeals},
+	{"win_rate", higher, "pct", func(m *report.ManagerFigures) float64 { return m.WinRate },
+		func(m *report.ManagerFigures) bool { return m.Won+m.Lost > 0 }},
+	{"cycle", lower, "days", func(m *report.ManagerFigures) float64 { return m.CycleMedianDays }, hasWon},
+	{"avg_check", higher, "money", func(m *report.ManagerFigures) float64 { return m.AvgCheck }, hasWon},
+	{"revenue", higher, "money", func(m *report.ManagerFigures) float64 { return m.Revenue }, nil},
 }
 
 // median is the middle value of xs, or the mean of the two middle ones;
@@ -79,6 +91,7 @@ func median(xs []float64) float64 {
 
 // teamMedians is the median of each metric over the managers (role
 // manager in the regulations) of the report.
+// A figure without data (see metric.Has) is left out; 0 when none has it.
 func teamMedians(f *funnelwatch.Funnel, rep *report.ManagersReport) []float64 {
 	var team []*report.ManagerFigures
 	for _, u := range f.Users {
@@ -88,14 +101,19 @@ func teamMedians(f *funnelwatch.Funnel, rep *report.ManagersReport) []float64 {
 	}
 	out := make([]float64, len(metrics))
 	for i, x := range metrics {
-		vs := make([]float64, len(team))
-		for j, m := range team {
-			vs[j] = x.Of(m)
+		var vs []float64
+		for _, m := range team {
+			if x.has(m) {
+				vs = append(vs, x.Of(m))
+			}
 		}
 		out[i] = median(vs)
 	}
 	return out
 }
+
+// has says whether m's figure means anything.
+func (x metric) has(m *report.ManagerFigures) bool { return x.Has == nil || x.Has(m) }
 
 // worse says whether v is on the bad side of the median.
 func (x metric) worse(v, med float64) bool {
@@ -169,12 +187,16 @@ type managersData struct {
 }
 
 // scorecard builds the lines of the columns' managers.
+// Only managers' figures are marked against the median: a supervisor's
+// or an admin's line (they may make calls) is shown as it is.
 func scorecard(lang string, f *funnelwatch.Funnel, rep *report.ManagersReport, users []string) ([]scoreLine, int) {
 	meds := teamMedians(f, rep)
 	team := 0
+	manager := map[string]bool{}
 	for _, u := range f.Users {
 		if rep.Managers[u.ID] != nil && u.Role == funnelwatch.RoleManager {
 			team++
+			manager[u.ID] = true
 		}
 	}
 	lines := make([]scoreLine, len(metrics))
@@ -184,8 +206,11 @@ func scorecard(lang string, f *funnelwatch.Funnel, rep *report.ManagersReport, u
 		for j, u := range users {
 			m := rep.Managers[u]
 			v := x.Of(m)
-			cell := scoreCell{Value: x.format(lang, v), Worse: x.worse(v, meds[i])}
-			if m.Previous != nil {
+			cell := scoreCell{Value: "—", Previous: "—"}
+			if x.has(m) {
+				cell.Value, cell.Worse = x.format(lang, v), manager[u] && x.worse(v, meds[i])
+			}
+			if m.Previous != nil && x.has(m.Previous) {
 				cell.Previous = x.format(lang, x.Of(m.Previous))
 			}
 			if b := x.badness(v, meds[i]); cell.Worse && b > worst {

@@ -39,8 +39,8 @@ func TestScorecard(t *testing.T) {
 		{ID: "a", Role: funnelwatch.RoleManager}, {ID: "b", Role: funnelwatch.RoleManager},
 		{ID: "c", Role: funnelwatch.RoleManager}, {ID: "boss", Role: funnelwatch.RoleSupervisor}}}
 	rep := &report.ManagersReport{Managers: map[string]*report.ManagerFigures{
-		"a":    {OverdueTasks: 1, Revenue: 100},
-		"b":    {OverdueTasks: 3, Revenue: 300},
+		"a":    {OverdueTasks: 1, Revenue: 100, Won: 1, AvgCheck: 100},
+		"b":    {OverdueTasks: 3, Revenue: 300, Won: 1, AvgCheck: 300},
 		"c":    {OverdueTasks: 9, Revenue: 50},
 		"boss": {OverdueTasks: 100, Revenue: 1e6},
 	}}
@@ -67,6 +67,17 @@ func TestScorecard(t *testing.T) {
 	rev := line(lines, "revenue")
 	if !rev.Cells[2].Worse || !rev.Cells[2].Worst || rev.Cells[0].Worse || rev.Cells[1].Worse {
 		t.Errorf("revenue, more is better: only c is below the median (a's 100 ₽ is it): %+v", rev.Cells)
+	}
+	// c won nothing: no average check, rather than the worst one of 0 ₽;
+	// the median is of a's and b's.
+	chk := line(lines, "avg_check")
+	if chk.Cells[2].Value != "—" || chk.Cells[2].Worse || chk.Median != formatMoney(200) || !chk.Cells[0].Worst {
+		t.Errorf("average check without a win: %+v, median %s; want —, unmarked, median of a and b, a the worst", chk.Cells, chk.Median)
+	}
+	// The head of sales' line is shown, never marked.
+	lines, _ = scorecard("en", f, rep, []string{"a", "boss"})
+	if c := line(lines, "overdue_tasks").Cells[1]; c.Worse || c.Worst {
+		t.Errorf("the supervisor's 100 overdue tasks are marked: %+v", c)
 	}
 	// One column: marked against the median, never "the worst".
 	lines, _ = scorecard("en", f, rep, []string{"c"})

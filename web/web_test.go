@@ -78,7 +78,7 @@ func newSite(t *testing.T) *testSite {
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
@@ -86,7 +86,7 @@ func browser(t *testing.T) *http.Client {
 var preRE = regexp.MustCompile(`name="pre" value="([^"]+)"`)
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func get(t *testing.T, c *http.Client, u string) (int, string) {
+func get(t testing.TB, c *http.Client, u string) (int, string) {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
@@ -97,7 +97,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func post(t *testing.T, c *http.Client, u string, form url.Values, header http.Header) *http.Response {
+func post(t testing.TB, c *http.Client, u string, form url.Values, header http.Header) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -113,7 +113,7 @@ func post(t *testing.T, c *http.Client, u string, form url.Values, header http.H
 }
 
 // signIn signs c in as user; it returns the CSRF token of the session.
-func (s *testSite) signIn(t *testing.T, c *http.Client, user, password string) string {
+func (s *testSite) signIn(t testing.TB, c *http.Client, user, password string) string {
 	t.Helper()
 	_, page := get(t, c, s.URL+"/signin")
 	m := preRE.FindStringSubmatch(page)
