@@ -1,7 +1,8 @@
 // Package web serves the pages of funnelwatch from templates and assets
 // embedded in the binary, so it works offline: sign-in, the dashboard,
-// violations, deals (board and card), my tasks, the funnel and the
-// regulations, in Russian or English. Every figure comes from the same
+// violations, deals (board and card), my tasks, the funnel report, the
+// managers' scorecards and the regulations (with validation and a
+// backtest of a changed file), in Russian or English. Every figure comes from the same
 // code the API uses (report, the store's reads), scoped to what the
 // signed-in user may see.
 package web
