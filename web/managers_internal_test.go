@@ -85,3 +85,13 @@ func TestScorecard(t *testing.T) {
 		t.Errorf("a single card: %+v, want worse and not worst", c)
 	}
 }
+
+// TestBacktestOneAtATime: while a backtest runs, another is refused at
+// once rather than queued behind it.
+func TestBacktestOneAtATime(t *testing.T) {
+	s := &Server{backtests: make(chan struct{}, 1)}
+	s.backtests <- struct{}{} // one running
+	if _, err := s.backtest(t.Context(), nil, "observe"); err != errBusy {
+		t.Errorf("a second backtest: %v, want errBusy", err)
+	}
+}

@@ -15,7 +15,11 @@ import (
 // postCheck submits the regulations page's form.
 func postCheck(t *testing.T, c *http.Client, base string, form url.Values) (int, string) {
 	t.Helper()
-	resp := postBody(t, c, base+"/regulations/check", form)
+	u := base
+	if !strings.Contains(base, "/regulations/check") {
+		u += "/regulations/check"
+	}
+	resp := postBody(t, c, u, form)
 	return resp.code, resp.body
 }
 
@@ -141,6 +145,12 @@ func TestBacktestRegulations(t *testing.T) {
 		t.Errorf("SLAs of an hour: %s stage_sla findings, the running file %s; want more", m[1], m[2])
 	}
 	t.Logf("stage_sla: changed %s, running %s", m[1], m[2])
+
+	// In English, every string of the result is translated.
+	_, page = postCheck(t, c, s.URL+"/regulations/check?lang=en", url.Values{"csrf": {csrf}, "do": {"backtest"}, "yaml": {changed}})
+	if i := strings.Index(page, "⟦"); i >= 0 || !strings.Contains(page, "What the changed file would have raised") {
+		t.Errorf("the English result lacks a translation: %.80s", page[max(i, 0):])
+	}
 }
 
 func atoi(s string) int {
