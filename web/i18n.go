@@ -53,6 +53,7 @@ var msgs = map[string][2]string{
 	"mgr.cycle":                   {"Цикл сделки (медиана)", "Cycle (median)"},
 	"mgr.avg_check":               {"Средний чек", "Average check"},
 	"mgr.revenue":                 {"Выручка", "Revenue"},
+	"unit.min":                    {"мин", "min"},
 	"unit.s":                      {"с", "s"},
 	"unit.d":                      {"дн.", "days"},
 	"nav.regulations":             {"Регламент", "Regulations"},

@@ -142,10 +142,16 @@ func (x metric) format(lang string, v float64) string {
 	case "money":
 		return formatMoney(v)
 	case "seconds":
-		if v > 0 && v < 60 {
-			return fmt.Sprintf("%.0f %s", v, tr(lang, "unit.s"))
+		// Calls are short: below an hour the seconds matter (an average
+		// call of 1 min 5 s against 1 min 50 s).
+		n := int(v + 0.5)
+		switch {
+		case n < 60:
+			return fmt.Sprintf("%d %s", n, tr(lang, "unit.s"))
+		case n < 3600:
+			return fmt.Sprintf("%d %s %d %s", n/60, tr(lang, "unit.min"), n%60, tr(lang, "unit.s"))
 		}
-		return formatDuration(lang, time.Duration(v*float64(time.Second)))
+		return formatDuration(lang, time.Duration(n)*time.Second)
 	case "minutes":
 		if v > 0 && v < 1 {
 			return fmt.Sprintf("%.0f %s", v*60, tr(lang, "unit.s"))
