@@ -14,6 +14,7 @@ type hbar struct {
 	Label string
 	Value string // as shown
 	Href  string
+	Class string // the bar's CSS class ("bar-v" when empty)
 	Y     int
 	W     float64 // bar width in px
 }

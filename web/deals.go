@@ -19,6 +19,9 @@ type boardData struct {
 	NoTask    bool
 	User      string
 	Users     []option
+	// Stage, when set, keeps the board to that stage's column (the
+	// funnel page's "deals now" links here).
+	Stage string
 }
 
 type pipelineTab struct {
@@ -44,14 +47,15 @@ type card struct {
 
 // dealsPage is the board of a pipeline: its open stages as columns, the
 // scope's open deals as cards, red past the stage's SLA, marked when the
-// deal has no open task. ?notask=1 keeps the deals without a task only.
+// deal has no open task. ?notask=1 keeps the deals without a task only,
+// ?stage= one stage's column.
 func (s *Server) dealsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if err := s.catchUp(r.Context()); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	q := r.URL.Query()
-	d := boardData{NoTask: q.Get("notask") == "1", User: q.Get("user")}
+	d := boardData{NoTask: q.Get("notask") == "1", User: q.Get("user"), Stage: q.Get("stage")}
 	now := s.now()
 	var deals []*funnelwatch.Deal
 	var tasks []*funnelwatch.Task
@@ -113,7 +117,7 @@ func (s *Server) dealsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	cols := map[string]*column{}
 	for _, st := range p.Stages {
-		if st.Type == funnelwatch.StageOpen {
+		if st.Type == funnelwatch.StageOpen && (d.Stage == "" || d.Stage == st.ID) {
 			d.Columns = append(d.Columns, column{Stage: st})
 		}
 	}

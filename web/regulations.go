@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
@@ -14,6 +15,10 @@ type regulationsData struct {
 	Pipelines   []funnelwatch.Pipeline
 	Automations []automationLine
 	Rules       []ruleSpec
+	// CanCheck shows the form to validate and backtest a changed file;
+	// Check is its result.
+	CanCheck bool
+	Check    *checkView
 }
 
 type automationLine struct {
@@ -29,7 +34,13 @@ type ruleSpec struct {
 // regulationsPage shows the regulations file the server runs: the team,
 // the pipelines with their stages and SLAs, the automations, the rules.
 func (s *Server) regulationsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	d := regulationsData{Users: s.Funnel.Users, Pipelines: s.Funnel.Pipelines}
+	s.renderRegulations(w, r, c, &checkView{Source: string(s.Source), Mode: string(engine.Observe)})
+}
+
+// renderRegulations shows the running file and, to an admin or a
+// supervisor, the form to check a changed one with its result.
+func (s *Server) renderRegulations(w http.ResponseWriter, r *http.Request, c *reqCtx, check *checkView) {
+	d := regulationsData{Users: s.Funnel.Users, Pipelines: s.Funnel.Pipelines, CanCheck: canCheck(c), Check: check}
 	if s.Funnel.Location != nil {
 		d.Timezone = s.Funnel.Location.String()
 	}

@@ -71,8 +71,14 @@ func (s *Server) page(h func(http.ResponseWriter, *http.Request, *reqCtx)) http.
 // action serves a POST form of a signed-in user whose form token is the
 // session's; anything else is refused.
 func (s *Server) action(h func(http.ResponseWriter, *http.Request, *reqCtx)) http.Handler {
+	return s.actionUpTo(64<<10, h)
+}
+
+// actionUpTo is action for a form whose body may be up to limit bytes
+// (a regulations file to check).
+func (s *Server) actionUpTo(limit int64, h func(http.ResponseWriter, *http.Request, *reqCtx)) http.Handler {
 	return s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		c, err := s.authenticate(r)
 		if err != nil {
 			s.fail(w, r, err)

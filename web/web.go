@@ -1,7 +1,8 @@
 // Package web serves the pages of funnelwatch from templates and assets
 // embedded in the binary, so it works offline: sign-in, the dashboard,
-// violations, deals (board and card), my tasks, the funnel and the
-// regulations, in Russian or English. Every figure comes from the same
+// violations, deals (board and card), my tasks, the funnel report, the
+// managers' scorecards and the regulations (with validation and a
+// backtest of a changed file), in Russian or English. Every figure comes from the same
 // code the API uses (report, the store's reads), scoped to what the
 // signed-in user may see.
 package web
@@ -38,7 +39,10 @@ type Server struct {
 	// Regulations, when set, is shown on the regulations page
 	// (automations and rules; the funnel alone otherwise).
 	Regulations *regulations.Regulations
-	Logger      *slog.Logger
+	// Source is the running regulations file's text: the regulations
+	// page offers it to edit, validate and backtest.
+	Source []byte
+	Logger *slog.Logger
 	// Sync, when set, brings the state tables up to the event log before
 	// a page reads them.
 	Sync func(context.Context) error
@@ -56,8 +60,9 @@ type Server struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	tmpl map[string]*template.Template // lang + "/" + page
-	cop  *http.CrossOriginProtection
+	tmpl      map[string]*template.Template // lang + "/" + page
+	cop       *http.CrossOriginProtection
+	backtests chan struct{} // one backtest at a time
 }
 
 // DemoLogin is a login of the demo company shown on its sign-in page.
@@ -68,7 +73,7 @@ type DemoLogin struct {
 
 // pages are the page templates; each is parsed with layout.html.
 var pages = []string{"signin.html", "error.html", "dashboard.html", "funnel.html", "violations.html",
-	"deals.html", "deal.html", "tasks.html", "regulations.html"}
+	"deals.html", "deal.html", "tasks.html", "regulations.html", "managers.html"}
 
 // New parses the embedded templates; a broken template fails at start,
 // not on the first request.
@@ -90,6 +95,7 @@ func New(s Server) (*Server, error) {
 		}
 	}
 	s.cop = http.NewCrossOriginProtection()
+	s.backtests = make(chan struct{}, 1)
 	return &s, nil
 }
 
@@ -102,6 +108,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /signout", s.action(s.signout))
 	mux.Handle("GET /{$}", s.page(s.dashboardPage))
 	mux.Handle("GET /funnel", s.page(s.funnelPage))
+	mux.Handle("GET /managers", s.page(s.managersPage))
+	mux.Handle("GET /managers/{id}", s.page(s.managerPage))
 	mux.Handle("GET /violations", s.page(s.violationsPage))
 	mux.Handle("GET /deals", s.page(s.dealsPage))
 	mux.Handle("GET /deals/{id}", s.page(s.dealPage))
@@ -111,6 +119,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /deals/{id}/move", s.action(s.moveDeal))
 	mux.Handle("GET /tasks", s.page(s.tasksPage))
 	mux.Handle("GET /regulations", s.page(s.regulationsPage))
+	mux.Handle("POST /regulations/check", s.actionUpTo(regulationsMax+64<<10, s.checkRegulations))
 }
 
 // cacheFor lets browsers keep the assets for an hour.
@@ -243,6 +252,7 @@ func (s *Server) funcs(lang string) template.FuncMap {
 		"pct":   func(x float64) string { return fmt.Sprintf("%.0f%%", x*100) },
 		"dec":   func(x float64) string { return strings.Replace(fmt.Sprintf("%.1f", x), ".", decimalSep(lang), 1) },
 		"dur":   func(d time.Duration) string { return formatDuration(lang, d) },
+		"hours": func(h float64) string { return formatDuration(lang, time.Duration(h*float64(time.Hour))) },
 		"delta": func(cur, prev int) string {
 			switch {
 			case cur > prev:

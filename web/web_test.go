@@ -78,7 +78,7 @@ func newSite(t *testing.T) *testSite {
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
@@ -86,7 +86,7 @@ func browser(t *testing.T) *http.Client {
 var preRE = regexp.MustCompile(`name="pre" value="([^"]+)"`)
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func get(t *testing.T, c *http.Client, u string) (int, string) {
+func get(t testing.TB, c *http.Client, u string) (int, string) {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
@@ -97,7 +97,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func post(t *testing.T, c *http.Client, u string, form url.Values, header http.Header) *http.Response {
+func post(t testing.TB, c *http.Client, u string, form url.Values, header http.Header) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -113,7 +113,7 @@ func post(t *testing.T, c *http.Client, u string, form url.Values, header http.H
 }
 
 // signIn signs c in as user; it returns the CSRF token of the session.
-func (s *testSite) signIn(t *testing.T, c *http.Client, user, password string) string {
+func (s *testSite) signIn(t testing.TB, c *http.Client, user, password string) string {
 	t.Helper()
 	_, page := get(t, c, s.URL+"/signin")
 	m := preRE.FindStringSubmatch(page)
@@ -142,11 +142,13 @@ func TestFunnelPage(t *testing.T) {
 	}
 	nb := "\u202f"
 	checks := map[string]string{
-		"the critical stage is marked":          `(?s)data-stage="sales/ready">.*?КЭВ`,
-		"two deals and their money on «ready»":  `(?s)data-stage="sales/ready">.*?<td class="num">2</td>.*?1` + nb + `334` + nb + `567`,
-		"the won deal counts on its stage":      `(?s)data-stage="sales/won">.*?<td class="num">1</td>`,
-		"open deals exclude won and lost":       `В работе: <b>2</b>`,
-		"the stylesheet is linked and embedded": `/static/style.css`,
+		"the critical stage is marked":              `(?s)data-stage="ready"[^>]*>.*?КЭВ`,
+		"two deals on «ready», linked to the board": `(?s)data-stage="ready"[^>]*>.*?data-value="2"><a href="/deals\?pipeline=sales&amp;stage=ready"`,
+		"and their money":                           `(?s)data-stage="ready"[^>]*>.*?1` + nb + `334` + nb + `567`,
+		"the won deal counts on its stage":          `(?s)data-stage="won"[^>]*>.*?data-value="1">1</td>`,
+		"open deals exclude won and lost":           `В работе: <b id="open-now">2</b>`,
+		"the ladder chart":                          `<svg class="chart"`,
+		"the stylesheet is linked and embedded":     `/static/style.css`,
 	}
 	for what, re := range checks {
 		if !regexp.MustCompile(re).MatchString(page) {
@@ -163,7 +165,7 @@ func TestSignIn(t *testing.T) {
 	s := newSite(t)
 	t.Run("PagesNeedASession", func(t *testing.T) {
 		c := browser(t)
-		for _, p := range []string{"/", "/funnel", "/violations", "/deals", "/deals/D1", "/tasks", "/regulations"} {
+		for _, p := range []string{"/", "/funnel", "/managers", "/managers/roman", "/violations", "/deals", "/deals/D1", "/tasks", "/regulations"} {
 			resp, err := c.Get(s.URL + p)
 			if err != nil {
 				t.Fatal(err)
@@ -274,7 +276,8 @@ func TestPagesRender(t *testing.T) {
 	s.signIn(t, c, "sergey", "sergey-password")
 	for _, lang := range []string{"ru", "en"} {
 		for _, p := range []string{"/", "/funnel", "/violations", "/violations?open=true&severity=violation", "/deals", "/deals?notask=1",
-			"/deals/D1", "/tasks", "/tasks?who=team", "/regulations", "/deals/nope"} {
+			"/deals/D1", "/tasks", "/tasks?who=team", "/regulations", "/deals/nope", "/managers", "/managers/roman",
+			"/funnel?pipeline=sales&from=2026-11-01&to=2026-11-07", "/funnel?from=nonsense"} {
 			u := s.URL + p
 			if strings.Contains(p, "?") {
 				u += "&lang=" + lang

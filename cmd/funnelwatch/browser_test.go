@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/funnelwatch/funnelwatch/report"
 )
 
 // The browser tests drive the demo's pages in a real Chromium (Debian's
@@ -177,8 +181,12 @@ func TestBrowser(t *testing.T) {
 		t.Skip("browser tests take a few seconds")
 	}
 	t.Setenv("FUNNELWATCH_API_TOKEN", "")
-	base, _ := start(t, "demo", "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	base, out := start(t, "demo", "--addr", "127.0.0.1:0", "--data", t.TempDir())
 	b := newBrowser(t, base)
+	token := regexp.MustCompile(`API token \(this run\): (\S+)`).FindStringSubmatch(out.String())
+	if token == nil {
+		t.Fatalf("the demo printed no API token: %s", out.String())
+	}
 
 	t.Run("SignInAsHeadOfSales", func(t *testing.T) {
 		b.t = t
@@ -203,6 +211,7 @@ func TestBrowser(t *testing.T) {
 		for _, p := range []struct{ path, sel, want string }{
 			{"/", "#tile-violations", "Нарушения за неделю"},
 			{"/funnel", "main", "Основная воронка"},
+			{"/managers", "#scorecard", "Медиана команды"},
 			{"/violations", "#total", ""},
 			{"/deals", "#board", ""},
 			{"/tasks?who=team", "#overdue", "Просроченные"},
@@ -316,6 +325,142 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("FunnelIsTheAPIsReport", func(t *testing.T) {
+		b.t = t
+		b.open("/funnel")
+		pipeline := b.attr("#period input[name=pipeline]", "value")
+		msk, err := time.LoadLocation("Europe/Moscow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, _ := time.ParseInLocation(time.DateOnly, b.attr("#period input[name=from]", "value"), msk)
+		to, _ := time.ParseInLocation(time.DateOnly, b.attr("#period input[name=to]", "value"), msk)
+		q := url.Values{"pipeline": {pipeline}, "from": {from.Format(time.RFC3339)}, "to": {to.AddDate(0, 0, 1).Format(time.RFC3339)}}
+		code, body := get(t, base+"/api/v1/reports/funnel?"+q.Encode(), token[1])
+		if code != 200 {
+			t.Fatalf("the API's funnel report: %d %s", code, body)
+		}
+		var rep report.FunnelReport
+		if err := json.Unmarshal([]byte(body), &rep); err != nil {
+			t.Fatal(err)
+		}
+		worst, worstAt := 0.0, ""
+		for _, st := range rep.Stages {
+			if st.Bottleneck != nil && *st.Bottleneck > worst {
+				worst, worstAt = *st.Bottleneck, st.Stage
+			}
+		}
+		var flagged int
+		for _, st := range rep.Stages {
+			row := fmt.Sprintf(`#stages tr[data-stage=%q]`, st.Stage)
+			if got := b.attr(row+" td.now", "data-value"); got != strconv.Itoa(st.DealsNow) {
+				t.Errorf("%s: %s deals now on the page, %d in the API", st.Stage, got, st.DealsNow)
+			}
+			if got := b.attr(row, "data-ladder"); got != strconv.FormatBool(st.Ladder) {
+				t.Errorf("%s: broken ladder %s on the page, %v in the API", st.Stage, got, st.Ladder)
+			}
+			if got := b.attr(row, "data-worst"); got != strconv.FormatBool(st.Stage == worstAt) {
+				t.Errorf("%s: worst %s on the page; the API's worst bottleneck is %q", st.Stage, got, worstAt)
+			}
+			if st.Ladder {
+				flagged++
+				if txt := b.text(row + " td"); !strings.Contains(txt, "лестница нарушена") {
+					t.Errorf("%s: the broken ladder is not written: %q", st.Stage, txt)
+				}
+			}
+		}
+		if worstAt != "" {
+			flagged++
+			if bg := eval[string](b, fmt.Sprintf(`getComputedStyle(document.querySelector('#stages tr[data-stage=%q] td')).backgroundColor`, worstAt)); bg == "rgba(0, 0, 0, 0)" {
+				t.Errorf("the worst bottleneck %s is not highlighted", worstAt)
+			}
+		}
+		if flagged == 0 {
+			t.Errorf("the API's report of %s has neither a broken ladder nor a bottleneck: nothing checked", pipeline)
+		}
+		b.shot("funnel")
+
+		// A stage's "deals now" leads to the board of that stage, with
+		// as many deals.
+		stage := eval[string](b, `(() => {
+			for (const a of document.querySelectorAll("#stages a.now-link"))
+				if (a.textContent.trim() !== "0") return a.closest("tr").dataset.stage;
+			return "";
+		})()`)
+		if stage == "" {
+			t.Fatal("no stage with deals on the funnel page")
+		}
+		want := b.attr(fmt.Sprintf(`#stages tr[data-stage=%q] td.now`, stage), "data-value")
+		b.click(fmt.Sprintf(`#stages tr[data-stage=%q] a.now-link`, stage))
+		if !strings.HasPrefix(b.path(), "/deals?") || !strings.Contains(b.path(), "stage="+stage) {
+			t.Fatalf("deals now leads to %s", b.path())
+		}
+		if cols := eval[int](b, `document.querySelectorAll("#board section.column").length`); cols != 1 {
+			t.Errorf("the board of one stage shows %d columns", cols)
+		}
+		if got := b.attr("#board section.column", "data-count"); got != want {
+			t.Errorf("%s: %s deals now on the funnel page, %s on the board", stage, want, got)
+		}
+		b.shot("funnel-stage-board")
+	})
+
+	t.Run("ManagersScorecards", func(t *testing.T) {
+		b.t = t
+		b.open("/")
+		b.click("#nav-managers")
+		cols := eval[int](b, `document.querySelectorAll("#scorecard th[data-user]").length`)
+		if cols < 10 {
+			t.Errorf("the head of sales sees %d managers' columns", cols)
+		}
+		if n := eval[int](b, `document.querySelectorAll("#scorecard td.worst").length`); n == 0 {
+			t.Error("no figure is marked the worst against the median")
+		}
+		b.shot("managers")
+		b.click(`#scorecard th[data-user=roman] a`)
+		if b.path() != "/managers/roman?"+strings.SplitN(b.path(), "?", 2)[1] || !strings.Contains(b.text("h1"), "Роман Белов") {
+			t.Errorf("the column's link leads to %s (%q)", b.path(), b.text("h1"))
+		}
+		b.shot("manager-card")
+	})
+
+	t.Run("RegulationsValidateAndBacktest", func(t *testing.T) {
+		b.t = t
+		b.open("/regulations")
+		src := eval[string](b, `document.querySelector("#yaml").value`)
+		lines := strings.Split(src, "\n")
+		bad := -1
+		for i, l := range lines {
+			if strings.Contains(l, "sla:") {
+				lines[i] = regexp.MustCompile(`sla: *[^,}]+`).ReplaceAllString(l, "sla: 7x")
+				bad = i + 1
+				break
+			}
+		}
+		if bad < 0 {
+			t.Fatal("the running file in the form has no sla")
+		}
+		step(b, "paste a bad file", chromedp.SetValue(chromedp.CSS("#yaml"), strings.Join(lines, "\n")))
+		b.click("#validate")
+		if got := b.attr("#check-errors tr.parse-error", "data-line"); got != strconv.Itoa(bad) {
+			t.Errorf("the error is on line %s, the bad sla on line %d", got, bad)
+		}
+		if txt := b.text("#check-errors"); !strings.Contains(txt, "7x") {
+			t.Errorf("the error does not name the bad value: %q", txt)
+		}
+		b.shot("regulations-invalid")
+
+		changed := regexp.MustCompile(`sla: *[0-9]+[dh]`).ReplaceAllString(src, "sla: 1h")
+		step(b, "paste a changed file", chromedp.SetValue(chromedp.CSS("#yaml"), changed))
+		b.click("#backtest")
+		if n := eval[int](b, `document.querySelectorAll("#backtest-result #bt-first tr.bt-finding").length`); n == 0 {
+			t.Fatalf("no findings in the backtest's result")
+		}
+		if txt := b.text("#bt-by-rule"); !strings.Contains(txt, "stage_sla") {
+			t.Errorf("the counts by rule lack stage_sla: %q", txt)
+		}
+		b.shot("regulations-backtest")
+	})
+
 	t.Run("ManagerGets404OnAnothersDeal", func(t *testing.T) {
 		b.t = t
 		// A deal of each, as the head of sales' board shows them.
@@ -337,6 +482,23 @@ func TestBrowser(t *testing.T) {
 		others := eval[int](b, `[...document.querySelectorAll("article.finding")].filter(a => !a.textContent.includes("Роман Белов")).length`)
 		if others != 0 {
 			t.Errorf("roman's violations list shows %d findings of others", others)
+		}
+	})
+
+	t.Run("ManagerSeesOnlyTheirScorecard", func(t *testing.T) {
+		b.t = t
+		// Still signed in as roman.
+		b.open("/managers")
+		users := eval[[]string](b, `[...document.querySelectorAll("#scorecard th[data-user]")].map(th => th.dataset.user)`)
+		if len(users) != 1 || users[0] != "roman" {
+			t.Errorf("roman's /managers shows the columns of %v, want his own", users)
+		}
+		if txt := b.text("#scorecard"); !strings.Contains(txt, "Медиана команды") || strings.Contains(txt, "Анна") {
+			t.Errorf("roman's scorecard: the median beside it, no one else's name")
+		}
+		b.shot("manager-scorecard")
+		if code := b.open("/managers/anna"); code != 404 {
+			t.Errorf("roman opens Anna's scorecard: %d, want 404", code)
 		}
 	})
 }

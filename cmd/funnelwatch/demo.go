@@ -38,6 +38,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tokens = []string{token}
 	}
 	a.setTokens(tokens)
+	a.pages.Source = co.Regulations
 	logins, err := demoLogins(ctx, a)
 	if err != nil {
 		return err

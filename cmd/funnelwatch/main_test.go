@@ -152,8 +152,8 @@ func TestServeIngestAndPage(t *testing.T) {
 		!strings.Contains(page, "ZolotarevAuto") {
 		t.Fatalf("page: %d\n%s", code, page)
 	}
-	// The ready stage shows its one deal and its money.
-	if !regexp.MustCompile(`(?s)data-stage="sales/ready">.*?<td class="num">1</td>.*?8\x{202f}000`).MatchString(page) {
+	// The ready stage shows its one deal, linked to its board, and its money.
+	if !regexp.MustCompile(`(?s)data-stage="ready"[^>]*>.*?data-value="1"><a href="/deals\?pipeline=sales&amp;stage=ready" class="now-link">1</a>.*?8\x{202f}000`).MatchString(page) {
 		t.Errorf("stage counts not on the page:\n%s", page)
 	}
 	if code, _ := get(t, url+"/readyz", ""); code != 200 {

@@ -20,8 +20,8 @@ import (
 	"github.com/funnelwatch/funnelwatch/auth"
 	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/mail"
-	"github.com/funnelwatch/funnelwatch/metrics"
 	"github.com/funnelwatch/funnelwatch/messenger"
+	"github.com/funnelwatch/funnelwatch/metrics"
 	"github.com/funnelwatch/funnelwatch/notify"
 	"github.com/funnelwatch/funnelwatch/postgres"
 	"github.com/funnelwatch/funnelwatch/regulations"
@@ -63,6 +63,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	// The regulations page offers the running file to edit and check.
+	if src, err := os.ReadFile(*regsPath); err == nil {
+		a.pages.Source = src
+	}
 	if err := firstAdmin(ctx, a, os.Getenv("FUNNELWATCH_ADMIN_PASSWORD"), stderr); err != nil {
 		return err
 	}
