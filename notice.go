@@ -35,7 +35,7 @@ const (
 type NoticeFilter struct {
 	ActionKey  string
 	ActionKeys []string // any of these actions
-	Target    string
-	Status    NoticeStatus
-	Since     time.Time // At at or after
+	Target     string
+	Status     NoticeStatus
+	Since      time.Time // At at or after
 }

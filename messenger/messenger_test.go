@@ -115,7 +115,11 @@ func TestMessageToTheCourier(t *testing.T) {
 	}
 	if len(gw.got) != 1 {
 		var all []*funnelwatch.ActionRecord
-		st.View(ctx, "ws", func(tx funnelwatch.ReadTx) error { var err error; all, err = tx.Actions(ctx, funnelwatch.ActionFilter{}); return err })
+		st.View(ctx, "ws", func(tx funnelwatch.ReadTx) error {
+			var err error
+			all, err = tx.Actions(ctx, funnelwatch.ActionFilter{})
+			return err
+		})
 		for _, a := range all {
 			t.Logf("%+v", a)
 		}

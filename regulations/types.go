@@ -151,16 +151,16 @@ type Action struct {
 	Kind ActionKind
 	Line int
 
-	Task    *TaskSpec   // task
-	MoveTo  string      // move, copy: pipeline-qualified stage ref "pipeline/stage"
-	Assign  Assignee    // assign
-	Notify  []Recipient // notify
+	Task   *TaskSpec   // task
+	MoveTo string      // move, copy: pipeline-qualified stage ref "pipeline/stage"
+	Assign Assignee    // assign
+	Notify []Recipient // notify
 	// NotifyChannel, when set ("telegram" or "email"), is the channel a
 	// notice to a user goes by; otherwise their Telegram chat, else their
 	// e-mail.
 	NotifyChannel string
 	Message       *MessageSpec
-	Webhook *WebhookSpec
+	Webhook       *WebhookSpec
 }
 
 // TaskSpec is the task an action creates.

@@ -88,7 +88,7 @@ func newBrowser(t *testing.T, base string) *browserTab {
 // screenshot) when it fails.
 func step[T any](b *browserTab, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
@@ -102,7 +102,7 @@ func step[T any](b *browserTab, what string, a chromedp.Action[T]) T {
 // document they load.
 func (b *browserTab) load(what string, actions ...chromedp.Action[chromedp.Void]) int {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, actions...)
 	if err != nil {
@@ -125,7 +125,7 @@ func (b *browserTab) click(sel string) int {
 }
 
 func (b *browserTab) shot(name string) {
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
