@@ -297,6 +297,14 @@ func NewAutomator(regs *regulations.Regulations) *Automator {
 // automator forgets them, see Forget).
 func (a *Automator) Actions() []*Action { return a.actions }
 
+// record keeps an action decided outside the automations (a quality
+// rule's notice) in the list of actions, in the order decided.
+func (a *Automator) record(x *Action) {
+	if !a.forget {
+		a.actions = append(a.actions, x)
+	}
+}
+
 // Forget makes the automator keep no list of its actions; Fire still
 // returns them.
 func (a *Automator) Forget() { a.forget, a.actions = true, nil }

@@ -134,6 +134,50 @@ func (r *replay) settle() {
 		r.auto.Evaluate(r.instant, r.aggs[id])
 	}
 	r.touched = r.touched[:0]
+	r.noticeFindings()
+}
+
+// noticeKey is the idempotency key of a finding's notice: the rule, what
+// the finding is about and when it opened, e.g.
+// "missed_call_callback:D1/C1@20261102T071500Z:notify".
+func noticeKey(v *Violation) string {
+	subject := v.DealID
+	for _, part := range []string{v.TaskID, v.CallID, v.Metric} {
+		if part != "" {
+			subject += "/" + part
+		}
+	}
+	if v.DealID == "" {
+		subject = v.User + subject
+	}
+	return v.Rule + ":" + subject + "@" + v.OpenedAt.UTC().Format("20060102T150405Z") + ":notify"
+}
+
+// noticeFindings tells whom the rules name of the findings just opened:
+// a notify action each, decided like an automation's (observed over a
+// recorded history, applied after it), keyed by the finding.
+func (r *replay) noticeFindings() {
+	for _, v := range r.monitor.TakeNoticed() {
+		q := r.monitor.byID[v.Rule]
+		if q == nil {
+			continue
+		}
+		x := &Action{Type: regulations.ActionNotify, At: v.OpenedAt, DealID: v.DealID, Rule: v.Rule,
+			Trigger: regulations.TriggerFinding, Key: noticeKey(v), TaskID: v.TaskID,
+			Text: v.Text.Message.RU, Channel: q.NotifyChannel}
+		// responsible is the finding's accountable manager; supervisor
+		// theirs.
+		d := &funnelwatch.Deal{ID: v.DealID, Pipeline: v.Pipeline, Stage: v.Stage, Responsible: v.User}
+		for _, to := range q.Notify {
+			if who := r.auto.resolve(to, d, v.OpenedAt, r.openDeals); who != "" && !slices.Contains(x.Recipients, who) {
+				x.Recipients = append(x.Recipients, who)
+			}
+		}
+		if len(x.Recipients) > 0 {
+			r.auto.record(x)
+			r.act(x)
+		}
+	}
 }
 
 // advance runs the clock to now: the monitor's checks and the automations'
@@ -155,6 +199,7 @@ func (r *replay) advance(now time.Time, inclusive bool) {
 			r.instant = next
 		}
 		r.monitor.Advance(next, true, r.deal)
+		r.noticeFindings()
 		for _, x := range r.auto.Fire(next, true, r.deal, r.openDeals) {
 			r.act(x)
 		}

@@ -238,9 +238,7 @@ func liveScenarios(t *testing.T, open func(t *testing.T, regs *regulations.Regul
 					OpenedAt               time.Time  `json:"opened_at"`
 					ResolvedAt             *time.Time `json:"resolved_at"`
 				} `json:"violations"`
-				Actions []struct {
-					Key, Type string
-				} `json:"actions"`
+				Actions []engine.ActionView `json:"actions"`
 			}
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatal(err)
@@ -291,20 +289,28 @@ func liveScenarios(t *testing.T, open func(t *testing.T, regs *regulations.Regul
 			if !slices.Equal(got, exp) {
 				t.Errorf("findings\n got  %s\n want %s", strings.Join(got, "\n      "), strings.Join(exp, "\n      "))
 			}
+			// Each action as the outbox keeps it — its whole payload, the
+			// backtest's JSON — against the scenario's.
 			var gotA, expA []string
 			for _, a := range rig.actions(t) {
-				gotA = append(gotA, a.Type+" "+a.Key)
+				var v engine.ActionView
+				if err := json.Unmarshal(a.Payload, &v); err != nil {
+					t.Fatalf("payload of %s: %v", a.Key, err)
+				}
+				b, _ := json.Marshal(v)
+				gotA = append(gotA, string(b))
 				if want.Mode == "observe" && a.Status != funnelwatch.ActionObserved {
 					t.Errorf("action %s of a recorded history is %s, want observed", a.Key, a.Status)
 				}
 			}
 			for _, a := range want.Actions {
-				expA = append(expA, a.Type+" "+a.Key)
+				b, _ := json.Marshal(a)
+				expA = append(expA, string(b))
 			}
 			slices.Sort(gotA)
 			slices.Sort(expA)
 			if !slices.Equal(gotA, expA) {
-				t.Errorf("actions\n got  %v\n want %v", gotA, expA)
+				t.Errorf("actions\n got  %s\n want %s", strings.Join(gotA, "\n      "), strings.Join(expA, "\n      "))
 			}
 			// Tasks, moves and reassignments the engine made are events
 			// of the log, once each.

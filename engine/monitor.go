@@ -93,6 +93,7 @@ type Monitor struct {
 	late    map[string]time.Time // deal → the latest of its late events being evaluated
 	forget  bool                 // keep no history of findings (live: the store has it)
 	changed []*Violation         // opened or resolved since the last TakeChanged
+	noticed []*Violation         // opened since the last TakeNoticed, of rules that notify
 }
 
 // dealMon is what the monitor keeps of one deal.
@@ -450,7 +451,18 @@ func (m *Monitor) newViolationIn(now time.Time, r *regulations.QualityRule, d *f
 		m.all = append(m.all, v)
 	}
 	m.touch(v)
+	if len(r.Notify) > 0 {
+		m.noticed = append(m.noticed, v)
+	}
 	return v
+}
+
+// TakeNoticed returns the findings opened since the last call whose rules
+// tell someone (the rule's notify), in the order they opened.
+func (m *Monitor) TakeNoticed() []*Violation {
+	out := m.noticed
+	m.noticed = nil
+	return out
 }
 
 // evaluation is one evaluation of a deal under way.

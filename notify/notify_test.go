@@ -296,3 +296,37 @@ func TestNotifyByTheChannelTheRuleNames(t *testing.T) {
 		t.Fatalf("sergey's notice: %+v", notices)
 	}
 }
+
+// A quality rule's notice says what is wrong in the rule's words, in the
+// subject of its e-mail too.
+func TestFindingNotice(t *testing.T) {
+	w := newWorld(t, msk(10, 20))
+	payload, _ := json.Marshal(engine.ActionView{Type: "notify", At: msk(10, 15).Format(time.RFC3339), DealID: "D1",
+		Rule: "missed_call_callback", Trigger: "finding.opened", Key: "missed_call_callback:D1/C1@20261123T071500Z:notify",
+		Text: "Не перезвонили на пропущенный звонок вовремя", Recipients: []string{"roman", "olga"}})
+	err := w.st.Update(w.ctx, "ws", func(tx funnelwatch.Tx) error {
+		_, err := tx.InsertActions(w.ctx, &funnelwatch.ActionRecord{Key: "missed_call_callback:D1/C1@20261123T071500Z:notify",
+			Type: "notify", Rule: "missed_call_callback", DealID: "D1", At: msk(10, 15), Payload: payload, Status: funnelwatch.ActionPending})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.step()
+	got := w.tg.Got("100")
+	if len(got) != 1 || !strings.Contains(got[0], "<b>Нарушение регламента</b>") ||
+		!strings.Contains(got[0], "Что не так: Не перезвонили на пропущенный звонок вовремя") {
+		t.Fatalf("manager's notice: %q", got)
+	}
+	mails := w.smtp.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d e-mails", len(mails))
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(mails[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); subject != "Не перезвонили на пропущенный звонок вовремя: «ООО <Рога & Копыта>_1»" {
+		t.Fatalf("e-mail subject %q", subject)
+	}
+}

@@ -27,6 +27,7 @@ var titles = map[regulations.Trigger]string{
 	regulations.TriggerDealWon:            "Сделка выиграна",
 	regulations.TriggerDealLost:           "Сделка проиграна",
 	regulations.TriggerSchedule:           "Напоминание по регламенту",
+	regulations.TriggerFinding:            "Нарушение регламента",
 }
 
 func esc(s string) string { return html.EscapeString(s) }
@@ -100,6 +101,11 @@ func (n *Notifier) render(ctx context.Context, a *funnelwatch.ActionRecord, v *e
 			value += ", исполнитель " + n.userName(task.Assignee)
 		}
 		lines = append(lines, line{"Задача", value})
+	}
+	if v.Trigger == string(regulations.TriggerFinding) && v.Text != "" {
+		// A quality rule's notice: what is wrong, in the rule's words.
+		subject = v.Text + strings.TrimPrefix(subject, title)
+		lines = append([]line{{"Что не так", v.Text}}, lines...)
 	}
 	lines = append(lines, line{"Когда", a.At.In(loc).Format("02.01.2006 15:04")})
 	lines = append(lines, line{"Правило", v.Rule})

@@ -105,6 +105,10 @@ const (
 	TriggerSchedule           Trigger = "schedule"
 )
 
+// TriggerFinding is what a quality rule's notice says set it off: its
+// finding opened. Not a trigger an automation may name.
+const TriggerFinding Trigger = "finding.opened"
+
 // Triggers lists every trigger.
 var Triggers = []Trigger{
 	TriggerDealCreated, TriggerStageEntered, TriggerFieldChanged, TriggerResponsibleChanged,
