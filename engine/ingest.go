@@ -59,7 +59,8 @@ type Ingestor struct {
 	// Now is the clock stamping received_at (time.Now when nil).
 	Now func() time.Time
 	// MaxCached bounds the aggregates kept in memory between batches
-	// (default 1,000,000); deals with unflushed changes always stay.
+	// (default DefaultMaxCached); deals with unflushed changes always
+	// stay.
 	MaxCached int
 	// OnCommit, when set, is called after each batch that added events
 	// to the log (the rules engine reads them from there).
