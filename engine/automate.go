@@ -728,7 +728,7 @@ func (a *Automator) holds(at time.Time, f *firing, agg *Aggregate) bool {
 	d := agg.Deal
 	switch au.When {
 	case regulations.TriggerTaskOverdue:
-		t := agg.Tasks[f.task]
+		t := agg.Tasks.Get(f.task)
 		return t != nil && t.Open() && t.Due != nil && t.Due.Equal(f.mark) && taskCounts(d, t) && !at.Before(*t.Due)
 	case regulations.TriggerDealIdle:
 		return d.Open() && d.LastEventAt.Equal(f.mark)

@@ -291,7 +291,7 @@ func (b *batch) prefetch(events []funnelwatch.Event) error {
 	}
 	for _, t := range tasks {
 		if a := b.aggs[t.DealID]; a != nil {
-			a.Tasks[t.ID] = t
+			a.Tasks.put(t)
 			b.taskDeal[t.ID] = t.DealID
 		}
 	}
@@ -330,7 +330,7 @@ func (b *batch) aggregate(id string) (*Aggregate, error) {
 	a := NewAggregate()
 	a.Deal = d
 	for _, t := range tasks {
-		a.Tasks[t.ID] = t
+		a.Tasks.put(t)
 		b.taskDeal[t.ID] = id
 	}
 	b.aggs[id] = a

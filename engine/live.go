@@ -302,8 +302,8 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	prev := *old.Deal
 	a := Fold(&r.regs.Funnel, kept)
 	r.aggs[e.DealID] = a
-	for id := range a.Tasks {
-		r.taskDeal[id] = e.DealID
+	for _, t := range a.Tasks {
+		r.taskDeal[t.ID] = e.DealID
 	}
 	r.touched = append(r.touched, e.DealID)
 	r.monitor.Observe(e, &prev, a, r.deal)

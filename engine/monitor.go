@@ -677,7 +677,7 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	v := m.newViolationIn(now, r, d, x.sc, task, call, user)
 	et := t
 	if et == nil {
-		et = x.a.Tasks[""] // as the evidence of a deal's condition always looked
+		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
 	v.Evidence = m.evidenceOf(r, threshold, et, x.a, since)
 	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})

@@ -142,8 +142,8 @@ func (in *Ingestor) commit(b *batch) {
 			continue // only read: the cached aggregate is the same
 		}
 		in.cache[id] = a
-		for tid := range a.Tasks {
-			in.taskDeal[tid] = id
+		for _, t := range a.Tasks {
+			in.taskDeal[t.ID] = id
 		}
 		if a.dirty() {
 			in.pending.dirty[id] = true
@@ -211,8 +211,8 @@ func (in *Ingestor) evict() {
 			if in.pending.dirty[id] || (closedOnly && a.Deal.Open()) {
 				continue
 			}
-			for tid := range a.Tasks {
-				delete(in.taskDeal, tid)
+			for _, t := range a.Tasks {
+				delete(in.taskDeal, t.ID)
 			}
 			if in.contactDeal[a.Deal.ContactID] == id {
 				delete(in.contactDeal, a.Deal.ContactID)
@@ -331,7 +331,7 @@ func writeState(ctx context.Context, tx funnelwatch.Tx, aggs []*Aggregate, conta
 		}
 		slices.Sort(tids)
 		for _, tid := range tids {
-			tasks = append(tasks, a.Tasks[tid])
+			tasks = append(tasks, a.Tasks.Get(tid))
 		}
 	}
 	if err := tx.SaveContacts(ctx, contacts...); err != nil {

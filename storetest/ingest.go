@@ -233,8 +233,8 @@ func RunIngest(t *testing.T, open Opener) {
 			if !reflect.DeepEqual(normal(a.Deal), normal(d)) {
 				t.Errorf("re-fold differs from stored state:\nfold  %+v\nstore %+v", a.Deal, d)
 			}
-			if !reflect.DeepEqual(a.Tasks["T1"].Due.UTC(), task.Due.UTC()) {
-				t.Errorf("re-folded task due %v, stored %v", a.Tasks["T1"].Due, task.Due)
+			if !reflect.DeepEqual(a.Tasks.Get("T1").Due.UTC(), task.Due.UTC()) {
+				t.Errorf("re-folded task due %v, stored %v", a.Tasks.Get("T1").Due, task.Due)
 			}
 			return nil
 		})
