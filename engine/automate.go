@@ -105,8 +105,7 @@ type Automator struct {
 	roles      map[string][]*funnelwatch.User     // users with a role or sales role, by id
 	supervisor map[string]string                  // of each user, as regs.User finds them
 	queue      agenda[*firing]
-	free       []*firing // firings done with, to be used again
-	deals      map[string]*dealAuto
+	free       []*firing            // firings done with, to be used again
 	rr         map[string]int       // round-robin position by role
 	callOut    map[string]time.Time // last outbound call by phone
 	phones     phoneKeys
@@ -227,7 +226,7 @@ func (a *Automator) newInstance(au *regulations.Automation, task string, mark ti
 // NewAutomator returns an automator of the regulations' automations,
 // including each pipeline's lifetime action.
 func NewAutomator(regs *regulations.Regulations) *Automator {
-	a := &Automator{regs: regs, rr: map[string]int{}, callOut: map[string]time.Time{}, deals: map[string]*dealAuto{},
+	a := &Automator{regs: regs, rr: map[string]int{}, callOut: map[string]time.Time{},
 		ownTasks: map[*regulations.Automation]string{},
 		openBy:   map[string]int{}, roles: map[string][]*funnelwatch.User{}}
 	for i := range regs.Automations {
@@ -553,22 +552,14 @@ func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
 	da.tasks = da.tasks[:0]
 }
 
-// dealOf returns what the automator keeps of a deal, made the first time.
-func (a *Automator) dealOf(id string) *dealAuto {
-	da := a.deals[id]
-	if da == nil {
-		da = &dealAuto{owner: a, id: id}
-		a.deals[id] = da
-	}
-	return da
-}
-
-// dealFor returns what the automator keeps of the aggregate's deal.
+// dealFor returns what the automator keeps of the aggregate's deal,
+// made the first time; the aggregate holds it (as it holds the monitor's,
+// see Monitor.dealOf).
 func (a *Automator) dealFor(agg *Aggregate) *dealAuto {
 	if da := agg.auto; da != nil && da.owner == a && da.id == agg.Deal.ID {
 		return da
 	}
-	da := a.dealOf(agg.Deal.ID)
+	da := &dealAuto{owner: a, id: agg.Deal.ID}
 	agg.auto = da
 	return da
 }

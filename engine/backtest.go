@@ -93,9 +93,11 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 
 // replay is the simulated funnel of a backtest.
 type replay struct {
-	regs     *regulations.Regulations
-	mode     Mode
-	aggs     map[string]*Aggregate
+	regs *regulations.Regulations
+	mode Mode
+	aggs map[string]*Aggregate
+	// What places an event by its task or a call by its phone (nil when
+	// the events come placed, as the live engine's do).
 	taskDeal map[string]string
 	best     map[string]string // contact → its deal, for calls without one
 	monitor  *Monitor
@@ -237,10 +239,10 @@ func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 			prev = &r.prev
 		}
 		a.Apply(&r.regs.Funnel, e)
-		if e.Task != nil {
+		if e.Task != nil && r.taskDeal != nil {
 			r.taskDeal[e.Task.ID] = e.DealID
 		}
-		if d := a.Deal; d != nil && d.ContactID != "" {
+		if d := a.Deal; d != nil && d.ContactID != "" && r.best != nil {
 			if best := r.best[d.ContactID]; best != d.ID { // else already the contact's deal
 				if cur := r.aggs[best]; cur == nil || cur == a || betterDeal(d, cur.Deal) {
 					r.best[d.ContactID] = d.ID

@@ -72,7 +72,6 @@ type Monitor struct {
 	anomalyOn  bool
 
 	scopes map[place]*scope
-	deals  map[string]*dealMon
 
 	// open holds the open findings by deal; "" holds the anomalies and
 	// the callbacks of calls with no deal.
@@ -178,7 +177,7 @@ type missedCall struct {
 // NewMonitor returns a monitor of the regulations' quality rules.
 func NewMonitor(regs *regulations.Regulations) *Monitor {
 	m := &Monitor{regs: regs, open: map[string][]*Violation{}, missed: map[string][]*missedCall{},
-		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{}, deals: map[string]*dealMon{},
+		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{},
 		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{},
 		durations: map[time.Duration]any{}}
 	m.byID = map[string]*regulations.QualityRule{}
@@ -202,22 +201,15 @@ func NewMonitor(regs *regulations.Regulations) *Monitor {
 	return m
 }
 
-// deal returns the monitor's state of a deal, making it the first time.
-func (m *Monitor) deal(id string) *dealMon {
-	ds := m.deals[id]
-	if ds == nil {
-		ds = &dealMon{m: m, id: id}
-		m.deals[id] = ds
-	}
-	return ds
-}
-
-// dealOf returns the monitor's state of the aggregate's deal.
+// dealOf returns the monitor's state of the aggregate's deal, making it
+// the first time. The aggregate holds it, and nothing else finds it: an
+// aggregate that replaces another (a deal folded again) takes it over
+// (see Live.refold), so no map of every deal is kept beside the replay's.
 func (m *Monitor) dealOf(a *Aggregate) *dealMon {
 	if ds := a.mon; ds != nil && ds.m == m && ds.id == a.Deal.ID {
 		return ds
 	}
-	ds := m.deal(a.Deal.ID)
+	ds := &dealMon{m: m, id: a.Deal.ID}
 	a.mon = ds
 	return ds
 }
