@@ -104,17 +104,22 @@ type Automator struct {
 	ownTasks   map[*regulations.Automation]string // "rule:ID", the creator of its tasks
 	roles      map[string][]*funnelwatch.User     // users with a role or sales role, by id
 	supervisor map[string]string                  // of each user, as regs.User finds them
-	queue      agenda[*firing]
-	free       []*firing            // firings done with, to be used again
-	rr         map[string]int       // round-robin position by role
-	callOut    map[string]time.Time // last outbound call by phone
-	phones     phoneKeys
-	openBy     map[string]int // open deals by responsible
-	actions    []*Action
-	forget     bool      // keep no history of actions (live: the outbox has it)
-	cands      []string  // candidates' scratch
-	key        []byte    // idempotency keys' scratch
-	out        []*Action // what Fire returns
+	queue      agenda[queued]
+	free       []*firing // firings done with, to be used again
+	// The deadlines' firings are not on the queue one by one: each deal
+	// with some has its earliest there (see dealAuto.arm). dues counts
+	// them all, armed those on the queue.
+	dues, armed int
+	deadlineF   firing               // the firing of a deadline that came due, made in place
+	rr          map[string]int       // round-robin position by role
+	callOut     map[string]time.Time // last outbound call by phone
+	phones      phoneKeys
+	openBy      map[string]int // open deals by responsible
+	actions     []*Action
+	forget      bool      // keep no history of actions (live: the outbox has it)
+	cands       []string  // candidates' scratch
+	key         []byte    // idempotency keys' scratch
+	out         []*Action // what Fire returns
 }
 
 // dealAuto is what the automator keeps of one deal: its deadline
@@ -152,6 +157,49 @@ type instance struct {
 	// Its state, in the deal's list (not part of the name).
 	queued bool // a firing waits
 	done   bool // it fired
+	armed  bool // its firing is on the automator's queue
+	// When its firing is due, and its place among the firings due then
+	// (taken when it was queued, so it fires where it always did).
+	at  time.Time
+	seq uint64
+}
+
+// queued is a firing on the automator's queue: an event's or a
+// schedule's (f), or the earliest deadline of a deal (da).
+type queued struct {
+	f  *firing
+	da *dealAuto
+}
+
+// firstQueued returns the index of the deal's deadline that fires first
+// (-1: none waits).
+func (da *dealAuto) firstQueued() int {
+	i := -1
+	for j := range da.insts {
+		x := &da.insts[j]
+		if !x.queued {
+			continue
+		}
+		if i < 0 {
+			i = j
+			continue
+		}
+		y := &da.insts[i]
+		if c := x.at.Compare(y.at); c < 0 || (c == 0 && x.seq < y.seq) {
+			i = j
+		}
+	}
+	return i
+}
+
+// arm puts the deal's first deadline on the queue, if it is not there.
+func (a *Automator) arm(da *dealAuto) {
+	if i := da.firstQueued(); i >= 0 && !da.insts[i].armed {
+		x := &da.insts[i]
+		x.armed = true
+		a.armed++
+		a.queue.addAt(x.at, x.seq, queued{da: da})
+	}
 }
 
 func (x *instance) compare(y *instance) int {
@@ -300,10 +348,11 @@ func (a *Automator) Actions() []*Action { return a.actions }
 // returns them.
 func (a *Automator) Forget() { a.forget, a.actions = true, nil }
 
-// Pending returns how many firings wait for their time.
-func (a *Automator) Pending() int { return a.queue.len() }
+// Pending returns how many firings wait for their time: every deadline
+// of every deal, though the queue holds only each deal's first.
+func (a *Automator) Pending() int { return a.queue.len() - a.armed + a.dues }
 
-func (a *Automator) push(at time.Time, f *firing) { a.queue.add(at, f) }
+func (a *Automator) push(at time.Time, f *firing) { a.queue.add(at, queued{f: f}) }
 
 // newFiring returns a firing to fill, one done with when there is one.
 func (a *Automator) newFiring() *firing {
@@ -572,12 +621,11 @@ func (a *Automator) deadline(da *dealAuto, au *regulations.Automation, now, when
 	if s.done || s.queued {
 		return
 	}
-	s.queued = true
 	// The trigger happens at the deadline; the automation acts after its
 	// delay, if the trigger still holds then.
-	f := a.newFiring()
-	*f = firing{auto: au, da: da, task: task, mark: mark}
-	a.push(later(when, now).Add(au.After), f)
+	s.queued, s.at, s.seq = true, later(when, now).Add(au.After), a.queue.reserve()
+	a.dues++
+	a.arm(da)
 }
 
 func later(a, b time.Time) time.Time {
@@ -621,11 +669,16 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 	clear(a.out)
 	out := a.out[:0]
 	for {
-		at, f, ok := a.queue.pop(now, inclusive)
+		it, ok := a.queue.popItem(now, inclusive)
 		if !ok {
 			break
 		}
-		out = a.fire(at, f, deal, openDeals, out)
+		if da := it.v.da; da != nil {
+			out = a.fire(it.at, a.deadlineFiring(da, it.seq), deal, openDeals, out)
+			continue
+		}
+		f := it.v.f
+		out = a.fire(it.at, f, deal, openDeals, out)
 		if len(a.free) < 1024 {
 			*f = firing{}
 			a.free = append(a.free, f)
@@ -636,6 +689,26 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 	}
 	a.out = out
 	return out
+}
+
+// deadlineFiring takes the deal's deadline that came due off its list of
+// those waiting (the first: the queue gives the first of all), puts the
+// deal's next one on the queue, and returns its firing, good until the
+// next call.
+func (a *Automator) deadlineFiring(da *dealAuto, seq uint64) *firing {
+	a.armed--
+	var x *instance
+	for j := range da.insts {
+		if y := &da.insts[j]; y.armed && y.seq == seq {
+			x = y
+			break
+		}
+	}
+	x.armed, x.queued = false, false // fire drops it unless it fired before
+	a.dues--
+	a.deadlineF = firing{auto: x.auto, da: da, task: x.task, mark: time.Unix(0, x.mark)}
+	a.arm(da)
+	return &a.deadlineF
 }
 
 // fire acts on one firing that came due, if its trigger still holds.
