@@ -22,18 +22,19 @@ type Aggregate struct {
 	dirtyDeal bool // the deal changed since it was loaded or saved
 	// movedDeal: it changed in more than its activity (stage, pipeline,
 	// responsible, status, deletion, creation) and needs a full save.
-	movedDeal  bool
-	dirtyTasks map[string]bool // made on the first change
+	movedDeal bool
 	// untracked: nothing is written from this aggregate (the engine's
 	// own copy of the funnel), so no dirty marks are kept.
 	untracked bool
+	openOK    bool // see open (the flags side by side: 16 bytes a deal)
+
+	dirtyTasks map[string]bool // made on the first change
 
 	// open lists the open tasks in id order, kept by Apply once built
 	// (openOK); the rules ask for it at every evaluation. Code that sets
 	// Tasks directly does so on a fresh aggregate, whose list is not built
 	// yet.
-	open   []openTask
-	openOK bool
+	open []openTask
 	// rev counts the events applied: the monitor and the automator know
 	// from it that a deal has not changed since they last looked.
 	rev uint64
