@@ -303,7 +303,10 @@ func (m *Monitor) schedule(t timer) {
 
 // scheduleDeal adds a check of a deal's conditions, once per moment.
 // Moments are told apart as map keys would be (==, not Equal): a check
-// at the same instant in another time zone is another check.
+// at the same instant in another time zone is another check. The check
+// takes its place among ties now; the evaluation that schedules it puts
+// the deal's earliest on the agenda when it ends (arm), so the deadlines
+// an evaluation finds in whatever order make one entry, not several.
 func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
 	for _, c := range ds.due {
 		if c.at == at {
@@ -311,18 +314,23 @@ func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
 		}
 	}
 	c := dueCheck{at: at, seq: m.timers.reserve()}
-	if i := ds.first(); i < 0 || c.before(ds.due[i]) {
-		m.enqueue(ds, &c)
+	if n := len(ds.due); n == cap(ds.due) {
+		// Grown one at a time: a deal has a few, kept for long.
+		ds.due = append(make([]dueCheck, 0, n+1), ds.due...)
 	}
 	ds.due = append(ds.due, c)
 	m.dues++
 }
 
-// enqueue puts a deal's check on the agenda, at its place.
-func (m *Monitor) enqueue(ds *dealMon, c *dueCheck) {
-	m.timers.addAt(c.at, c.place(), check{ds: ds})
-	c.seq |= onAgenda
-	m.queued++
+// arm puts the deal's earliest check on the agenda, at its place, if it
+// is not there.
+func (m *Monitor) arm(ds *dealMon) {
+	if i := ds.first(); i >= 0 && ds.due[i].seq&onAgenda == 0 {
+		c := &ds.due[i]
+		m.timers.addAt(c.at, c.place(), check{ds: ds})
+		c.seq |= onAgenda
+		m.queued++
+	}
 }
 
 // fired takes a check that came due off the deal's list (the deal's
@@ -344,9 +352,7 @@ func (m *Monitor) fired(ds *dealMon, seq uint64) {
 		ds.due = nil
 		return
 	}
-	if i := ds.first(); ds.due[i].seq&onAgenda == 0 {
-		m.enqueue(ds, &ds.due[i])
-	}
+	m.arm(ds)
 }
 
 // Advance fires the timers due before now (or at now, when inclusive):
@@ -614,6 +620,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		}
 	}
 	if due {
+		m.arm(ds)
 		return // nothing stopped holding: the deal has not changed
 	}
 	ds.lastAgg, ds.lastRev = a, a.rev
@@ -649,6 +656,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	if len(open) == 0 {
 		ds.open = nil
 	}
+	m.arm(ds)
 }
 
 // holdsFor marks the open finding of rule r on task t as holding, if
