@@ -107,7 +107,7 @@ type Automator struct {
 	queue      agenda[queued]
 	free       []*firing // firings done with, to be used again
 	// The deadlines' firings are not on the queue one by one: each deal
-	// with some has its earliest there (see dealAuto.arm). dues counts
+	// with some has its earliest there (see arm). dues counts
 	// them all, armed those on the queue.
 	dues, armed int
 	deadlineF   firing               // the firing of a deadline that came due, made in place
@@ -599,6 +599,7 @@ func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
 	}
 	da.agg, da.rev, da.all = agg, agg.rev, false
 	da.tasks = da.tasks[:0]
+	a.arm(da)
 }
 
 // dealFor returns what the automator keeps of the aggregate's deal,
@@ -623,9 +624,9 @@ func (a *Automator) deadline(da *dealAuto, au *regulations.Automation, now, when
 	}
 	// The trigger happens at the deadline; the automation acts after its
 	// delay, if the trigger still holds then.
+	// Evaluate puts the deal's first on the queue when it is done.
 	s.queued, s.at, s.seq = true, later(when, now).Add(au.After), a.queue.reserve()
 	a.dues++
-	a.arm(da)
 }
 
 func later(a, b time.Time) time.Time {
