@@ -91,8 +91,20 @@ func (r MemoryReport) String() string {
 		line("process, store open, nothing loaded", r.Start) +
 		line("baseline: the deals in the Ingestor's cache, engine not started", r.Cache) +
 		line("with the engine holding them", r.Engine) +
-		fmt.Sprintf("engine: %d open findings, %d pending timers; RSS %s (target < 1024 MiB with 1,000,000 deals and deadlines), engine's share %s\n",
-			r.Stats.OpenFindings, r.Stats.PendingTimers, mib(r.Engine.RSS), mib(r.Engine.RSS-min(r.Engine.RSS, r.Cache.RSS)))
+		fmt.Sprintf("engine: %d open findings, %d pending timers (deadlines); RSS %s (target < 1024 MiB with 1,000,000 deals and deadlines), engine's share %s\n",
+			r.Stats.OpenFindings, r.Stats.PendingTimers, mib(r.Engine.RSS), mib(r.Engine.RSS-min(r.Engine.RSS, r.Cache.RSS))) +
+		fmt.Sprintf("per open deal: RSS %.0f bytes (anon %.0f, file %.0f); Go heap live %.0f bytes (the Ingestor's cache %.0f, the engine %.0f)\n",
+			r.perDeal(r.Engine.RSS, r.Start.RSS), r.perDeal(r.Engine.RSSAnon, r.Start.RSSAnon), r.perDeal(r.Engine.RSSFile, r.Start.RSSFile),
+			r.perDeal(r.Engine.HeapAlloc, r.Start.HeapAlloc), r.perDeal(r.Cache.HeapAlloc, r.Start.HeapAlloc), r.perDeal(r.Engine.HeapAlloc, r.Cache.HeapAlloc))
+}
+
+// perDeal is what the process gained from one sample to another, per
+// open deal.
+func (r MemoryReport) perDeal(to, from uint64) float64 {
+	if r.Deals == 0 || to < from {
+		return 0
+	}
+	return float64(to-from) / float64(r.Deals)
 }
 
 // MemoryOptions size a memory run.

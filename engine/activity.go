@@ -132,7 +132,7 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 			a.responded = !e.At.IsZero()
 		}
 	case funnelwatch.EventTaskCreated:
-		if supervisor != "" && agg.Tasks[e.Task.ID] != nil && agg.Tasks[e.Task.ID].Assignee == supervisor {
+		if supervisor != "" && agg.Tasks.Get(e.Task.ID) != nil && agg.Tasks.Get(e.Task.ID).Assignee == supervisor {
 			a.supervised = true
 		}
 	case funnelwatch.EventTaskRescheduled:
@@ -140,7 +140,7 @@ func (m *Monitor) observeActivity(e *funnelwatch.Event, prev *funnelwatch.Deal, 
 		if r := sc.rule[kReschedule]; r != nil && *n >= r.Count {
 			*n = 0
 			user := d.Responsible
-			if t := agg.Tasks[e.TaskID]; t != nil && t.Assignee != "" {
+			if t := agg.Tasks.Get(e.TaskID); t != nil && t.Assignee != "" {
 				user = t.Assignee
 			}
 			m.flashFor(e.At, r, d, e.TaskID, user)

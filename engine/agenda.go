@@ -28,9 +28,19 @@ func (x *dueItem[T]) before(y *dueItem[T]) bool {
 }
 
 // add puts v on the agenda at the moment.
-func (g *agenda[T]) add(at time.Time, v T) {
+func (g *agenda[T]) add(at time.Time, v T) { g.addAt(at, g.reserve(), v) }
+
+// reserve takes the next place among things due at the same moment
+// without adding anything: addAt puts an item in it later, and it comes
+// out where an item added now would have.
+func (g *agenda[T]) reserve() uint64 {
 	g.seq++
-	g.items = append(g.items, dueItem[T]{at: at, seq: g.seq, v: v})
+	return g.seq
+}
+
+// addAt puts v on the agenda at the moment, in a place reserve gave.
+func (g *agenda[T]) addAt(at time.Time, seq uint64, v T) {
+	g.items = append(g.items, dueItem[T]{at: at, seq: seq, v: v})
 	h := g.items
 	i := len(h) - 1
 	for i > 0 {
@@ -57,13 +67,18 @@ func (g *agenda[T]) len() int { return len(g.items) }
 // pop removes the earliest item if it is due: before now, or at now when
 // inclusive.
 func (g *agenda[T]) pop(now time.Time, inclusive bool) (time.Time, T, bool) {
-	var zero T
+	it, ok := g.popItem(now, inclusive)
+	return it.at, it.v, ok
+}
+
+// popItem is pop, with the item's place among ties.
+func (g *agenda[T]) popItem(now time.Time, inclusive bool) (dueItem[T], bool) {
 	if len(g.items) == 0 {
-		return time.Time{}, zero, false
+		return dueItem[T]{}, false
 	}
 	it := g.items[0]
 	if c := it.at.Compare(now); c > 0 || (!inclusive && c == 0) {
-		return time.Time{}, zero, false
+		return dueItem[T]{}, false
 	}
 	h := g.items
 	n := len(h) - 1
@@ -93,5 +108,5 @@ func (g *agenda[T]) pop(now time.Time, inclusive bool) (time.Time, T, bool) {
 		// A burst of deadlines has passed: give the memory back.
 		g.items = append([]dueItem[T](nil), h...)
 	}
-	return it.at, it.v, true
+	return it, true
 }

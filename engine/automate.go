@@ -104,18 +104,22 @@ type Automator struct {
 	ownTasks   map[*regulations.Automation]string // "rule:ID", the creator of its tasks
 	roles      map[string][]*funnelwatch.User     // users with a role or sales role, by id
 	supervisor map[string]string                  // of each user, as regs.User finds them
-	queue      agenda[*firing]
+	queue      agenda[queued]
 	free       []*firing // firings done with, to be used again
-	deals      map[string]*dealAuto
-	rr         map[string]int       // round-robin position by role
-	callOut    map[string]time.Time // last outbound call by phone
-	phones     phoneKeys
-	openBy     map[string]int // open deals by responsible
-	actions    []*Action
-	forget     bool      // keep no history of actions (live: the outbox has it)
-	cands      []string  // candidates' scratch
-	key        []byte    // idempotency keys' scratch
-	out        []*Action // what Fire returns
+	// The deadlines' firings are not on the queue one by one: each deal
+	// with some has its earliest there (see arm). dues counts
+	// them all, armed those on the queue.
+	dues, armed int
+	deadlineF   firing               // the firing of a deadline that came due, made in place
+	rr          map[string]int       // round-robin position by role
+	callOut     map[string]time.Time // last outbound call by phone
+	phones      phoneKeys
+	openBy      map[string]int // open deals by responsible
+	actions     []*Action
+	forget      bool      // keep no history of actions (live: the outbox has it)
+	cands       []string  // candidates' scratch
+	key         []byte    // idempotency keys' scratch
+	out         []*Action // what Fire returns
 }
 
 // dealAuto is what the automator keeps of one deal: its deadline
@@ -153,6 +157,49 @@ type instance struct {
 	// Its state, in the deal's list (not part of the name).
 	queued bool // a firing waits
 	done   bool // it fired
+	armed  bool // its firing is on the automator's queue
+	// When its firing is due, and its place among the firings due then
+	// (taken when it was queued, so it fires where it always did).
+	at  time.Time
+	seq uint64
+}
+
+// queued is a firing on the automator's queue: an event's or a
+// schedule's (f), or the earliest deadline of a deal (da).
+type queued struct {
+	f  *firing
+	da *dealAuto
+}
+
+// firstQueued returns the index of the deal's deadline that fires first
+// (-1: none waits).
+func (da *dealAuto) firstQueued() int {
+	i := -1
+	for j := range da.insts {
+		x := &da.insts[j]
+		if !x.queued {
+			continue
+		}
+		if i < 0 {
+			i = j
+			continue
+		}
+		y := &da.insts[i]
+		if c := x.at.Compare(y.at); c < 0 || (c == 0 && x.seq < y.seq) {
+			i = j
+		}
+	}
+	return i
+}
+
+// arm puts the deal's first deadline on the queue, if it is not there.
+func (a *Automator) arm(da *dealAuto) {
+	if i := da.firstQueued(); i >= 0 && !da.insts[i].armed {
+		x := &da.insts[i]
+		x.armed = true
+		a.armed++
+		a.queue.addAt(x.at, x.seq, queued{da: da})
+	}
 }
 
 func (x *instance) compare(y *instance) int {
@@ -227,7 +274,7 @@ func (a *Automator) newInstance(au *regulations.Automation, task string, mark ti
 // NewAutomator returns an automator of the regulations' automations,
 // including each pipeline's lifetime action.
 func NewAutomator(regs *regulations.Regulations) *Automator {
-	a := &Automator{regs: regs, rr: map[string]int{}, callOut: map[string]time.Time{}, deals: map[string]*dealAuto{},
+	a := &Automator{regs: regs, rr: map[string]int{}, callOut: map[string]time.Time{},
 		ownTasks: map[*regulations.Automation]string{},
 		openBy:   map[string]int{}, roles: map[string][]*funnelwatch.User{}}
 	for i := range regs.Automations {
@@ -309,10 +356,11 @@ func (a *Automator) record(x *Action) {
 // returns them.
 func (a *Automator) Forget() { a.forget, a.actions = true, nil }
 
-// Pending returns how many firings wait for their time.
-func (a *Automator) Pending() int { return a.queue.len() }
+// Pending returns how many firings wait for their time: every deadline
+// of every deal, though the queue holds only each deal's first.
+func (a *Automator) Pending() int { return a.queue.len() - a.armed + a.dues }
 
-func (a *Automator) push(at time.Time, f *firing) { a.queue.add(at, f) }
+func (a *Automator) push(at time.Time, f *firing) { a.queue.add(at, queued{f: f}) }
 
 // newFiring returns a firing to fill, one done with when there is one.
 func (a *Automator) newFiring() *firing {
@@ -559,24 +607,17 @@ func (a *Automator) Evaluate(now time.Time, agg *Aggregate) {
 	}
 	da.agg, da.rev, da.all = agg, agg.rev, false
 	da.tasks = da.tasks[:0]
+	a.arm(da)
 }
 
-// dealOf returns what the automator keeps of a deal, made the first time.
-func (a *Automator) dealOf(id string) *dealAuto {
-	da := a.deals[id]
-	if da == nil {
-		da = &dealAuto{owner: a, id: id}
-		a.deals[id] = da
-	}
-	return da
-}
-
-// dealFor returns what the automator keeps of the aggregate's deal.
+// dealFor returns what the automator keeps of the aggregate's deal,
+// made the first time; the aggregate holds it (as it holds the monitor's,
+// see Monitor.dealOf).
 func (a *Automator) dealFor(agg *Aggregate) *dealAuto {
 	if da := agg.auto; da != nil && da.owner == a && da.id == agg.Deal.ID {
 		return da
 	}
-	da := a.dealOf(agg.Deal.ID)
+	da := &dealAuto{owner: a, id: agg.Deal.ID}
 	agg.auto = da
 	return da
 }
@@ -589,12 +630,11 @@ func (a *Automator) deadline(da *dealAuto, au *regulations.Automation, now, when
 	if s.done || s.queued {
 		return
 	}
-	s.queued = true
 	// The trigger happens at the deadline; the automation acts after its
 	// delay, if the trigger still holds then.
-	f := a.newFiring()
-	*f = firing{auto: au, da: da, task: task, mark: mark}
-	a.push(later(when, now).Add(au.After), f)
+	// Evaluate puts the deal's first on the queue when it is done.
+	s.queued, s.at, s.seq = true, later(when, now).Add(au.After), a.queue.reserve()
+	a.dues++
 }
 
 func later(a, b time.Time) time.Time {
@@ -638,11 +678,16 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 	clear(a.out)
 	out := a.out[:0]
 	for {
-		at, f, ok := a.queue.pop(now, inclusive)
+		it, ok := a.queue.popItem(now, inclusive)
 		if !ok {
 			break
 		}
-		out = a.fire(at, f, deal, openDeals, out)
+		if da := it.v.da; da != nil {
+			out = a.fire(it.at, a.deadlineFiring(da, it.seq), deal, openDeals, out)
+			continue
+		}
+		f := it.v.f
+		out = a.fire(it.at, f, deal, openDeals, out)
 		if len(a.free) < 1024 {
 			*f = firing{}
 			a.free = append(a.free, f)
@@ -653,6 +698,26 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 	}
 	a.out = out
 	return out
+}
+
+// deadlineFiring takes the deal's deadline that came due off its list of
+// those waiting (the first: the queue gives the first of all), puts the
+// deal's next one on the queue, and returns its firing, good until the
+// next call.
+func (a *Automator) deadlineFiring(da *dealAuto, seq uint64) *firing {
+	a.armed--
+	var x *instance
+	for j := range da.insts {
+		if y := &da.insts[j]; y.armed && y.seq == seq {
+			x = y
+			break
+		}
+	}
+	x.armed, x.queued = false, false // fire drops it unless it fired before
+	a.dues--
+	a.deadlineF = firing{auto: x.auto, da: da, task: x.task, mark: time.Unix(0, x.mark)}
+	a.arm(da)
+	return &a.deadlineF
 }
 
 // fire acts on one firing that came due, if its trigger still holds.
@@ -736,7 +801,7 @@ func (a *Automator) holds(at time.Time, f *firing, agg *Aggregate) bool {
 	d := agg.Deal
 	switch au.When {
 	case regulations.TriggerTaskOverdue:
-		t := agg.Tasks[f.task]
+		t := agg.Tasks.Get(f.task)
 		return t != nil && t.Open() && t.Due != nil && t.Due.Equal(f.mark) && taskCounts(d, t) && !at.Before(*t.Due)
 	case regulations.TriggerDealIdle:
 		return d.Open() && d.LastEventAt.Equal(f.mark)

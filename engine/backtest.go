@@ -93,9 +93,11 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 
 // replay is the simulated funnel of a backtest.
 type replay struct {
-	regs     *regulations.Regulations
-	mode     Mode
-	aggs     map[string]*Aggregate
+	regs *regulations.Regulations
+	mode Mode
+	aggs map[string]*Aggregate
+	// What places an event by its task or a call by its phone (nil when
+	// the events come placed, as the live engine's do).
 	taskDeal map[string]string
 	best     map[string]string // contact → its deal, for calls without one
 	monitor  *Monitor
@@ -105,6 +107,7 @@ type replay struct {
 	touched  []string // deals changed at the current instant
 	seq      int64
 	prev     funnelwatch.Deal // the deal before the event apply folds
+	names    names            // one copy of each name the deals repeat
 
 	// A backtest's action events, made in place (see act).
 	actEvent funnelwatch.Event
@@ -282,10 +285,11 @@ func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 			prev = &r.prev
 		}
 		a.Apply(&r.regs.Funnel, e)
-		if e.Task != nil {
+		r.share(e, a)
+		if e.Task != nil && r.taskDeal != nil {
 			r.taskDeal[e.Task.ID] = e.DealID
 		}
-		if d := a.Deal; d != nil && d.ContactID != "" {
+		if d := a.Deal; d != nil && d.ContactID != "" && r.best != nil {
 			if best := r.best[d.ContactID]; best != d.ID { // else already the contact's deal
 				if cur := r.aggs[best]; cur == nil || cur == a || betterDeal(d, cur.Deal) {
 					r.best[d.ContactID] = d.ID
@@ -296,6 +300,50 @@ func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 	}
 	r.monitor.Observe(e, prev, a, r.deal)
 	r.auto.OnEvent(e, prev, a)
+}
+
+// share makes the deal and the task an event folded point to one copy of
+// each name (pipeline, stage, user, source, task kind): decoded from the
+// log, every event brings its own copies, which the deals held on to for
+// as long as they stayed open.
+func (r *replay) share(e *funnelwatch.Event, a *Aggregate) {
+	d := a.Deal
+	if d == nil {
+		return
+	}
+	switch e.Type {
+	case funnelwatch.EventDealCreated:
+		d.Pipeline, d.Stage = r.names.of(d.Pipeline), r.names.of(d.Stage)
+		d.Responsible, d.Source = r.names.of(d.Responsible), r.names.of(d.Source)
+	case funnelwatch.EventDealResponsibleChanged:
+		d.Responsible = r.names.of(d.Responsible)
+	case funnelwatch.EventTaskCreated:
+		if t := a.Tasks.Get(e.Task.ID); t != nil {
+			t.Assignee, t.Kind, t.CreatedBy = r.names.of(t.Assignee), r.names.of(t.Kind), r.names.of(t.CreatedBy)
+		}
+	}
+}
+
+// names keeps one copy of each name, up to a bound (a source or a user
+// id that is really free text is not worth keeping).
+type names map[string]string
+
+const maxNames = 10000
+
+func (n *names) of(s string) string {
+	if s == "" {
+		return s
+	}
+	if v, ok := (*n)[s]; ok {
+		return v
+	}
+	if *n == nil {
+		*n = names{}
+	}
+	if len(*n) < maxNames {
+		(*n)[s] = s
+	}
+	return s
 }
 
 // actionEvent is the event an action makes in a simulation; nil for the

@@ -48,13 +48,13 @@ func (b *batch) check(e *funnelwatch.Event) error {
 		if err != nil {
 			return nil, err
 		}
-		if a == nil || a.Tasks[e.TaskID] == nil {
+		if a == nil || a.Tasks.Get(e.TaskID) == nil {
 			return nil, invalid("unknown task %q in task_id", e.TaskID)
 		}
 		if _, err := liveDeal("task "+e.TaskID, a.Deal.ID); err != nil {
 			return nil, err
 		}
-		t := a.Tasks[e.TaskID]
+		t := a.Tasks.Get(e.TaskID)
 		if t.CompletedAt != nil {
 			return nil, invalid("task %q is already closed", e.TaskID)
 		}

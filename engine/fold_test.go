@@ -101,7 +101,7 @@ func TestFoldTasks(t *testing.T) {
 		`{"id":"7","type":"task.completed","at":"2026-11-02T10:40:00+03:00","task_id":"T2","result":"late"}`,
 		`{"id":"8","type":"call","at":"2026-11-02T13:00:00+03:00","call":{"id":"C1","direction":"out","deal_id":"D1","duration_s":10}}`,
 	))
-	t1, t2 := a.Tasks["T1"], a.Tasks["T2"]
+	t1, t2 := a.Tasks.Get("T1"), a.Tasks.Get("T2")
 	if t1.Assignee != "roman" || t1.CreatedBy != "sergey" || t1.Reschedules != 2 || !t1.Due.Equal(msk(3, 12, 0)) || !t1.Open() {
 		t.Errorf("T1 = %+v", t1)
 	}

@@ -59,7 +59,8 @@ type Ingestor struct {
 	// Now is the clock stamping received_at (time.Now when nil).
 	Now func() time.Time
 	// MaxCached bounds the aggregates kept in memory between batches
-	// (default 1,000,000); deals with unflushed changes always stay.
+	// (default DefaultMaxCached); deals with unflushed changes always
+	// stay.
 	MaxCached int
 	// OnCommit, when set, is called after each batch that added events
 	// to the log (the rules engine reads them from there).
@@ -290,7 +291,7 @@ func (b *batch) prefetch(events []funnelwatch.Event) error {
 	}
 	for _, t := range tasks {
 		if a := b.aggs[t.DealID]; a != nil {
-			a.Tasks[t.ID] = t
+			a.Tasks.put(t)
 			b.taskDeal[t.ID] = t.DealID
 		}
 	}
@@ -329,7 +330,7 @@ func (b *batch) aggregate(id string) (*Aggregate, error) {
 	a := NewAggregate()
 	a.Deal = d
 	for _, t := range tasks {
-		a.Tasks[t.ID] = t
+		a.Tasks.put(t)
 		b.taskDeal[t.ID] = id
 	}
 	b.aggs[id] = a

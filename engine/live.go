@@ -165,8 +165,12 @@ func (l *Live) start(ctx context.Context) error {
 	for _, v := range open {
 		l.stored[v.ID] = v
 	}
-	r := &replay{regs: l.Regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
-		best: map[string]string{}, monitor: NewMonitor(l.Regs), auto: NewAutomator(l.Regs), res: &BacktestResult{},
+	// No taskDeal nor best: the log gives every event its deal (resolved
+	// at ingest), and the events of actions name theirs, so nothing is
+	// placed by its task or its phone here — and a map of every task and
+	// of every contact was ~100 bytes a deal.
+	r := &replay{regs: l.Regs, mode: Simulate, aggs: map[string]*Aggregate{},
+		monitor: NewMonitor(l.Regs), auto: NewAutomator(l.Regs), res: &BacktestResult{},
 		observeUntil: l.ObserveUntil, echo: map[string]bool{}, seen: map[string]bool{}}
 	r.monitor.Forget()
 	r.auto.Forget()
@@ -302,10 +306,9 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	prev := *old.Deal
 	a := Fold(&r.regs.Funnel, kept)
 	a.untrack() // the engine's copy writes nothing: no visits to keep
+	// What the monitor and the automations keep of the deal goes with it.
+	a.mon, a.auto = old.mon, old.auto
 	r.aggs[e.DealID] = a
-	for id := range a.Tasks {
-		r.taskDeal[id] = e.DealID
-	}
 	r.touched = append(r.touched, e.DealID)
 	r.monitor.Observe(e, &prev, a, r.deal)
 	r.auto.OnEvent(e, &prev, a)

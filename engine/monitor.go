@@ -72,7 +72,6 @@ type Monitor struct {
 	anomalyOn  bool
 
 	scopes map[place]*scope
-	deals  map[string]*dealMon
 
 	// open holds the open findings by deal; "" holds the anomalies and
 	// the callbacks of calls with no deal.
@@ -80,6 +79,7 @@ type Monitor struct {
 	all            []*Violation
 	timers         agenda[check]
 	checks         map[timer]bool           // the phone and anomaly checks on the agenda (a deal's are in dealMon.due)
+	dues, queued   int                      // deals' checks waiting, and of those on the agenda
 	missed         map[string][]*missedCall // unanswered inbound calls by phone
 	phones         phoneKeys
 	closings       map[string][]closing // recent losses by manager, for mass closing
@@ -103,8 +103,12 @@ type dealMon struct {
 	sc    *scope       // where the deal was when last seen
 	open  []openEntry  // the findings of its state open now
 	since []sinceEntry // conditions waiting out their grace
-	due   []time.Time  // the moments with a check of the deal on the agenda
-	act   activity
+	// due: the moments the deal is to be checked at. Only the earliest
+	// is on the agenda (at the place it took among ties when it was
+	// scheduled), so a deal waiting on many deadlines holds one entry
+	// of the agenda, not one each; the next goes on when it comes due.
+	due []dueCheck
+	act activity
 	// visited: the stages the open deal passed through, for win rates.
 	visited []*scope
 	// The aggregate and its revision at the last full evaluation: while
@@ -112,6 +116,37 @@ type dealMon struct {
 	// to look at.
 	lastAgg *Aggregate
 	lastRev uint64
+}
+
+// dueCheck is a moment a deal is to be checked at, and its place among
+// the checks due at the same moment (onAgenda set when it is on the
+// agenda).
+type dueCheck struct {
+	at  time.Time
+	seq uint64
+}
+
+const onAgenda = 1 << 63
+
+func (c dueCheck) place() uint64 { return c.seq &^ onAgenda }
+
+// before orders checks as the agenda does.
+func (c dueCheck) before(d dueCheck) bool {
+	if x := c.at.Compare(d.at); x != 0 {
+		return x < 0
+	}
+	return c.place() < d.place()
+}
+
+// first returns the index of the deal's earliest check (-1: none).
+func (ds *dealMon) first() int {
+	i := -1
+	for j := range ds.due {
+		if i < 0 || ds.due[j].before(ds.due[i]) {
+			i = j
+		}
+	}
+	return i
 }
 
 // openEntry is an open finding of a deal's state: the rule and the task
@@ -143,7 +178,7 @@ type missedCall struct {
 // NewMonitor returns a monitor of the regulations' quality rules.
 func NewMonitor(regs *regulations.Regulations) *Monitor {
 	m := &Monitor{regs: regs, open: map[string][]*Violation{}, missed: map[string][]*missedCall{},
-		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{}, deals: map[string]*dealMon{},
+		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{},
 		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{},
 		durations: map[time.Duration]any{}}
 	m.byID = map[string]*regulations.QualityRule{}
@@ -167,22 +202,15 @@ func NewMonitor(regs *regulations.Regulations) *Monitor {
 	return m
 }
 
-// deal returns the monitor's state of a deal, making it the first time.
-func (m *Monitor) deal(id string) *dealMon {
-	ds := m.deals[id]
-	if ds == nil {
-		ds = &dealMon{m: m, id: id}
-		m.deals[id] = ds
-	}
-	return ds
-}
-
-// dealOf returns the monitor's state of the aggregate's deal.
+// dealOf returns the monitor's state of the aggregate's deal, making it
+// the first time. The aggregate holds it, and nothing else finds it: an
+// aggregate that replaces another (a deal folded again) takes it over
+// (see Live.refold), so no map of every deal is kept beside the replay's.
 func (m *Monitor) dealOf(a *Aggregate) *dealMon {
 	if ds := a.mon; ds != nil && ds.m == m && ds.id == a.Deal.ID {
 		return ds
 	}
-	ds := m.deal(a.Deal.ID)
+	ds := &dealMon{m: m, id: a.Deal.ID}
 	a.mon = ds
 	return ds
 }
@@ -243,8 +271,10 @@ func (m *Monitor) OpenCount() int {
 	return n
 }
 
-// PendingTimers returns how many checks are waiting for their time.
-func (m *Monitor) PendingTimers() int { return m.timers.len() }
+// PendingTimers returns how many checks are waiting for their time:
+// every deadline of every deal, though the agenda holds only each deal's
+// earliest.
+func (m *Monitor) PendingTimers() int { return m.timers.len() - m.queued + m.dues }
 
 // check is what a timer checks: a deal's conditions, a phone's callbacks,
 // or (neither) the daily comparison of the managers.
@@ -274,31 +304,56 @@ func (m *Monitor) schedule(t timer) {
 
 // scheduleDeal adds a check of a deal's conditions, once per moment.
 // Moments are told apart as map keys would be (==, not Equal): a check
-// at the same instant in another time zone is another check.
+// at the same instant in another time zone is another check. The check
+// takes its place among ties now; the evaluation that schedules it puts
+// the deal's earliest on the agenda when it ends (arm), so the deadlines
+// an evaluation finds in whatever order make one entry, not several.
 func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
-	for _, t := range ds.due {
-		if t == at {
+	for _, c := range ds.due {
+		if c.at == at {
 			return
 		}
 	}
-	ds.due = append(ds.due, at)
-	m.timers.add(at, check{ds: ds})
+	c := dueCheck{at: at, seq: m.timers.reserve()}
+	if n := len(ds.due); n == cap(ds.due) {
+		// Grown one at a time: a deal has a few, kept for long.
+		ds.due = append(make([]dueCheck, 0, n+1), ds.due...)
+	}
+	ds.due = append(ds.due, c)
+	m.dues++
 }
 
-// unscheduleDeal takes a check that came due off the deal's list.
-func (ds *dealMon) unschedule(at time.Time) {
-	for i, t := range ds.due {
-		if t == at {
+// arm puts the deal's earliest check on the agenda, at its place, if it
+// is not there.
+func (m *Monitor) arm(ds *dealMon) {
+	if i := ds.first(); i >= 0 && ds.due[i].seq&onAgenda == 0 {
+		c := &ds.due[i]
+		m.timers.addAt(c.at, c.place(), check{ds: ds})
+		c.seq |= onAgenda
+		m.queued++
+	}
+}
+
+// fired takes a check that came due off the deal's list (the deal's
+// earliest: the agenda gives the earliest of all), and puts the deal's
+// next one on the agenda.
+func (m *Monitor) fired(ds *dealMon, seq uint64) {
+	m.queued--
+	for i, c := range ds.due {
+		if c.place() == seq {
 			last := len(ds.due) - 1
 			copy(ds.due[i:], ds.due[i+1:])
-			ds.due[last] = time.Time{}
+			ds.due[last] = dueCheck{}
 			ds.due = ds.due[:last]
-			if len(ds.due) == 0 {
-				ds.due = nil
-			}
-			return
+			m.dues--
+			break
 		}
 	}
+	if len(ds.due) == 0 {
+		ds.due = nil
+		return
+	}
+	m.arm(ds)
 }
 
 // Advance fires the timers due before now (or at now, when inclusive):
@@ -307,13 +362,14 @@ func (ds *dealMon) unschedule(at time.Time) {
 // end of a run.
 func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *Aggregate) {
 	for {
-		at, c, ok := m.timers.pop(now, inclusive)
+		it, ok := m.timers.popItem(now, inclusive)
 		if !ok {
 			return
 		}
+		at, c := it.at, it.v
 		switch {
 		case c.ds != nil:
-			c.ds.unschedule(at)
+			m.fired(c.ds, it.seq)
 			if a := deal(c.ds.id); a != nil && a.Deal != nil {
 				m.evaluateAt(at, a, c.ds)
 			}
@@ -576,6 +632,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		}
 	}
 	if due {
+		m.arm(ds)
 		return // nothing stopped holding: the deal has not changed
 	}
 	ds.lastAgg, ds.lastRev = a, a.rev
@@ -611,6 +668,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	if len(open) == 0 {
 		ds.open = nil
 	}
+	m.arm(ds)
 }
 
 // holdsFor marks the open finding of rule r on task t as holding, if
@@ -689,7 +747,7 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	v := m.newViolationIn(now, r, d, x.sc, task, call, user)
 	et := t
 	if et == nil {
-		et = x.a.Tasks[""] // as the evidence of a deal's condition always looked
+		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
 	v.Evidence = m.evidenceOf(r, threshold, et, x.a, since)
 	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})

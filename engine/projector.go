@@ -142,8 +142,8 @@ func (in *Ingestor) commit(b *batch) {
 			continue // only read: the cached aggregate is the same
 		}
 		in.cache[id] = a
-		for tid := range a.Tasks {
-			in.taskDeal[tid] = id
+		for _, t := range a.Tasks {
+			in.taskDeal[t.ID] = id
 		}
 		if a.dirty() {
 			in.pending.dirty[id] = true
@@ -182,12 +182,23 @@ func betterDeal(d, cur *funnelwatch.Deal) bool {
 	return d.ID > cur.ID
 }
 
+// DefaultMaxCached is how many deals the Ingestor keeps folded between
+// batches: the deals being worked on, not the whole funnel. The rules
+// engine holds every open deal itself; a second copy of each here, about
+// 1 KiB a deal, was a third of the server's heap with 1,000,000 open
+// deals (docs/performance.md, "Open deals held in memory"). A deal not
+// cached is read back from the state tables by the batch that needs it,
+// with the batch's other deals, in three queries — which is not cheap:
+// with 50,000 the ingest benchmark (75,000 deals, each as likely to get
+// the next event) ran at half its speed. 200,000 holds its working set.
+const DefaultMaxCached = 200_000
+
 // evict keeps the cache within MaxCached: written, closed deals go first,
 // then any written deal. Deals waiting to be written always stay.
 func (in *Ingestor) evict() {
 	limit := in.MaxCached
 	if limit <= 0 {
-		limit = 1_000_000
+		limit = DefaultMaxCached
 	}
 	if len(in.cache) <= limit {
 		return
@@ -200,8 +211,8 @@ func (in *Ingestor) evict() {
 			if in.pending.dirty[id] || (closedOnly && a.Deal.Open()) {
 				continue
 			}
-			for tid := range a.Tasks {
-				delete(in.taskDeal, tid)
+			for _, t := range a.Tasks {
+				delete(in.taskDeal, t.ID)
 			}
 			if in.contactDeal[a.Deal.ContactID] == id {
 				delete(in.contactDeal, a.Deal.ContactID)
@@ -329,7 +340,7 @@ func writeState(ctx context.Context, tx funnelwatch.Tx, aggs []*Aggregate, conta
 		}
 		slices.Sort(tids)
 		for _, tid := range tids {
-			tasks = append(tasks, a.Tasks[tid])
+			tasks = append(tasks, a.Tasks.Get(tid))
 		}
 	}
 	if err := tx.SaveContacts(ctx, contacts...); err != nil {

@@ -14,6 +14,18 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
+// Page cache sizes, per connection (negative: KiB). A writer's cache
+// holds the pages a transaction changes and those read back from the WAL
+// (checkpointed every ~40 MiB, see wal_autocheckpoint); 64 MiB covers
+// both. A reader gets its pages through the memory map and needs little.
+// They were 256 MiB each: filled by the writers, they were half a GiB of
+// the server's memory with 200,000 open deals and earned no measurable
+// speed (docs/performance.md, "Open deals held in memory").
+const (
+	writeCache = "cache_size(-65536)"
+	readCache  = "cache_size(-16384)"
+)
+
 //go:embed migration/*.sql
 var migrations embed.FS
 
@@ -29,10 +41,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// an OS crash or power loss can drop the last transactions.
 		"synchronous(NORMAL)",
 		"foreign_keys(ON)",
-		// 256 MiB of page cache per connection, and pages read through a
-		// memory map rather than a read call each: a pure-Go SQLite pays
-		// dearly for every system call once the indexes outgrow the cache.
-		"cache_size(-262144)",
+		// Pages read through a memory map rather than a read call each: a
+		// pure-Go SQLite pays dearly for every system call once the
+		// indexes outgrow the page cache. The cache (below) then holds
+		// what the map cannot give: pages being changed and pages read
+		// from the WAL.
 		"mmap_size(1073741824)",
 		// Statement journals (which multi-row upserts inside a transaction
 		// need) and temporary tables stay in memory, not in temp files.
@@ -46,7 +59,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// Transactions on the write pool begin IMMEDIATE so two writers queue
 	// on the busy timeout instead of failing on a lock upgrade. The store
 	// keeps one of its two connections as the writer.
-	wq := pragmas
+	wq := url.Values{}
+	for _, p := range pragmas["_pragma"] {
+		wq.Add("_pragma", p)
+	}
+	wq.Add("_pragma", writeCache)
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
@@ -63,6 +80,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	for _, p := range pragmas["_pragma"] {
 		rq.Add("_pragma", p)
 	}
+	rq.Add("_pragma", readCache)
 	read, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+rq.Encode())
 	if err != nil {
 		write.Close()

@@ -294,6 +294,13 @@ func testCardChanges(t *testing.T, open Opener) {
 // the log folds into: as events come, after a late event, and after a
 // restart that lost the write-behind.
 func RunStageVisitsIngest(t *testing.T, open Opener) {
+	// As RunIngest: with the deals cached, and with each read back from
+	// the state tables by the next batch.
+	t.Run("Cached", func(t *testing.T) { runStageVisitsIngest(t, open, 0) })
+	t.Run("ReadBack", func(t *testing.T) { runStageVisitsIngest(t, open, 1) })
+}
+
+func runStageVisitsIngest(t *testing.T, open Opener, maxCached int) {
 	ctx := context.Background()
 	visits := func(t *testing.T, s funnelwatch.Store, ws string) []string {
 		t.Helper()
@@ -315,7 +322,7 @@ func RunStageVisitsIngest(t *testing.T, open Opener) {
 
 	t.Run("FollowTheLog", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		ingest(t, in, decode(t, created))
 		if got, want := visits(t, s, in.Workspace), []string{"D1 sales/target 0.. by roman"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("after creation: %q", got)
@@ -350,7 +357,7 @@ func RunStageVisitsIngest(t *testing.T, open Opener) {
 
 	t.Run("RecoveredAfterRestart", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		ingest(t, in, decode(t, created, toContact))
 		// Acknowledged, never flushed: the process dies before its
 		// write-behind, with a late event among the lost ones.

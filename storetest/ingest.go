@@ -55,8 +55,8 @@ func decode(t testing.TB, lines ...string) []funnelwatch.Event {
 	return out
 }
 
-func ingestor(t testing.TB, s funnelwatch.Store) *engine.Ingestor {
-	return &engine.Ingestor{Store: s, Workspace: workspace(t, s), Funnel: Funnel(),
+func ingestor(t testing.TB, s funnelwatch.Store, maxCached int) *engine.Ingestor {
+	return &engine.Ingestor{Store: s, Workspace: workspace(t, s), Funnel: Funnel(), MaxCached: maxCached,
 		Now: func() time.Time { return time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC) }}
 }
 
@@ -75,9 +75,17 @@ func ingest(t testing.TB, in *engine.Ingestor, events []funnelwatch.Event) *engi
 
 // RunIngest checks the ingest path (engine.Ingestor) on the store.
 func RunIngest(t *testing.T, open Opener) {
+	// Once with the deals cached between batches, once with every deal
+	// read back from the state tables by the next batch that needs it
+	// (a cache bounded at one deal), as deals beyond the bound are.
+	t.Run("Cached", func(t *testing.T) { runIngest(t, open, 0) })
+	t.Run("ReadBack", func(t *testing.T) { runIngest(t, open, 1) })
+}
+
+func runIngest(t *testing.T, open Opener, maxCached int) {
 	t.Run("DuplicateBatchStoredOnce", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		batch := decode(t,
 			`{"id":"e1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","stage":"target","responsible":"roman","amount":42000,"source":"avito","contact":{"name":"Иван","phone":"8 (912) 345-67-89"}}}`,
 			`{"id":"e2","type":"task.created","at":"2026-11-02T10:01:00+03:00","task":{"id":"T1","deal_id":"D1","due":"2026-11-02T10:15:00+03:00","text":"Получить контакт клиента"}}`,
@@ -117,7 +125,7 @@ func RunIngest(t *testing.T, open Opener) {
 
 	t.Run("BadEventsRejectedRestKept", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		var lines []string
 		for i := range 997 {
 			lines = append(lines, fmt.Sprintf(`{"id":"ok-%d","type":"deal.created","at":"2026-11-02T09:%02d:00+03:00","deal":{"id":"D%d","pipeline":"sales","responsible":"olga"}}`, i, i%60, i))
@@ -157,7 +165,7 @@ func RunIngest(t *testing.T, open Opener) {
 
 	t.Run("Rejections", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		ingest(t, in, decode(t,
 			`{"id":"c1","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","responsible":"roman"}}`,
 			`{"id":"c2","type":"task.created","at":"2026-11-02T10:00:00+03:00","task":{"id":"T1","deal_id":"D1"}}`,
@@ -192,7 +200,7 @@ func RunIngest(t *testing.T, open Opener) {
 
 	t.Run("OutOfOrderFoldedInEventTime", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		// Within one batch, a task listed before its deal but later in time.
 		ingest(t, in, decode(t,
 			`{"id":"o2","type":"task.created","at":"2026-11-02T10:05:00+03:00","task":{"id":"T1","deal_id":"D1","due":"2026-11-02T12:00:00+03:00"}}`,
@@ -233,8 +241,8 @@ func RunIngest(t *testing.T, open Opener) {
 			if !reflect.DeepEqual(normal(a.Deal), normal(d)) {
 				t.Errorf("re-fold differs from stored state:\nfold  %+v\nstore %+v", a.Deal, d)
 			}
-			if !reflect.DeepEqual(a.Tasks["T1"].Due.UTC(), task.Due.UTC()) {
-				t.Errorf("re-folded task due %v, stored %v", a.Tasks["T1"].Due, task.Due)
+			if !reflect.DeepEqual(a.Tasks.Get("T1").Due.UTC(), task.Due.UTC()) {
+				t.Errorf("re-folded task due %v, stored %v", a.Tasks.Get("T1").Due, task.Due)
 			}
 			return nil
 		})
@@ -242,7 +250,7 @@ func RunIngest(t *testing.T, open Opener) {
 
 	t.Run("ContactsAndCalls", func(t *testing.T) {
 		s := open(t)
-		in := ingestor(t, s)
+		in := ingestor(t, s, maxCached)
 		res := ingest(t, in, decode(t,
 			`{"id":"p1","type":"deal.created","at":"2026-11-01T10:00:00+03:00","deal":{"id":"D1","pipeline":"sales","contact":{"name":"Иван","phone":"+7 912 345-67-89"}}}`,
 			`{"id":"p2","type":"deal.stage_changed","at":"2026-11-01T12:00:00+03:00","deal_id":"D1","to_stage":"won"}`,
