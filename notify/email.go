@@ -24,7 +24,7 @@ func (e Email) Send(ctx context.Context, address string, m Message) error {
 	for _, img := range m.Images {
 		images = append(images, mail.Image{Name: img.Name, PNG: img.PNG})
 	}
-	err := e.Sender.Send(ctx, mail.Message{To: []string{address}, Subject: m.Subject, HTML: body, Text: m.Text, Images: images})
+	err := e.Sender.Send(ctx, mail.Message{To: []string{address}, Subject: m.Subject, HTML: body, Text: m.Text, Images: images, ID: m.ID})
 	var perm *mail.PermanentError
 	if errors.As(err, &perm) {
 		return engine.Permanent(err)

@@ -8,6 +8,8 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,10 @@ type Message struct {
 	// layout, its images shown with <img src="cid:NAME">).
 	EmailHTML string
 	Images    []Image // charts: Telegram photos before the text, e-mail inline images
+	// ID identifies this message to this target (the e-mail's Message-ID):
+	// a repeat after a crash carries the same one, so a mail client shows
+	// it once.
+	ID string
 }
 
 // Image is a PNG picture of a message.
@@ -209,7 +215,9 @@ func (n *Notifier) Deliver(ctx context.Context, a *funnelwatch.ActionRecord) err
 			}
 			continue
 		}
-		err := n.send(ctx, t, *msg)
+		m := *msg
+		m.ID = messageID(a.Key, t.key)
+		err := n.send(ctx, t, m)
 		switch {
 		case err == nil:
 			sent++
@@ -261,6 +269,12 @@ func unreachableWhy(channel string) string {
 		return "у пользователя нет Telegram в регламенте"
 	}
 	return "у пользователя нет ни Telegram, ни e-mail в регламенте"
+}
+
+// messageID is a stable Message-ID for an action's notice to a target.
+func messageID(key, target string) string {
+	h := sha256.Sum256([]byte(key + "|" + target))
+	return hex.EncodeToString(h[:12]) + "@funnelwatch"
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -192,6 +192,11 @@ func TestOverdueNoticeReachesManagerAndSupervisor(t *testing.T) {
 	if subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); subject != "Просрочена задача: «ООО <Рога & Копыта>_1»" {
 		t.Fatalf("e-mail subject %q", subject)
 	}
+	// The Message-ID is the action's and the target's: a repeat after a
+	// crash is the same message to a mail client.
+	if id := msg.Header.Get("Message-Id"); !strings.HasSuffix(id, "@funnelwatch>") || len(id) != len("<@funnelwatch>")+24 {
+		t.Errorf("Message-ID %q", id)
+	}
 }
 
 // A chat that fails gets the notice on the retry; the one that already
