@@ -30,6 +30,7 @@ type DashboardConfig struct {
 	Deals    int
 	Events   int
 	Requests int // timed requests of each page (100 when 0)
+	Warmup   int // untimed rounds of requests first
 	Seed     uint64
 	Log      io.Writer // progress; nil for none
 }
@@ -202,7 +203,7 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 	}
 	times := make([][]time.Duration, len(targets))
 	sizes := make([]int, len(targets))
-	const warmup = 2
+	warmup := max(cfg.Warmup, 0)
 	for round := 0; round < warmup+res.Requests; round++ {
 		for i, t := range targets {
 			t0 := time.Now()

@@ -13,7 +13,7 @@ import (
 // custom metrics, milliseconds, beside the sign-in page's.
 func BenchmarkDashboard(b *testing.B) {
 	for b.Loop() {
-		r, err := bench.RunDashboard(context.Background(), bench.DashboardConfig{Dir: b.TempDir(), Deals: 20_000, Events: 400_000, Requests: 30, Seed: 1})
+		r, err := bench.RunDashboard(context.Background(), bench.DashboardConfig{Dir: b.TempDir(), Deals: 20_000, Events: 400_000, Requests: 30, Warmup: 2, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
