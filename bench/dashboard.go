@@ -159,6 +159,23 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 		return nil, err
 	}
 	defer probe.Close()
+	if res.Built == 0 {
+		// A reused store: its counts from its tables.
+		for _, c := range []struct {
+			n *int
+			q string
+		}{
+			{&res.Counts.Deals, `SELECT COUNT(*) FROM deals`},
+			{&res.Counts.OpenDeals, `SELECT COUNT(*) FROM deals WHERE status = 'open'`},
+			{&res.Counts.Tasks, `SELECT COUNT(*) FROM tasks`},
+			{&res.Counts.Findings, `SELECT COUNT(*) FROM violations`},
+			{&res.Counts.OpenFindings, `SELECT COUNT(*) FROM violations WHERE resolved_at IS NULL`},
+		} {
+			if err := probe.QueryRowContext(ctx, c.q).Scan(c.n); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	client := srv.Client()
 	get := func(path string, bearer bool) func() (int, error) {
