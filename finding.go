@@ -81,6 +81,36 @@ type ViolationFilter struct {
 	Limit  int // 0: no limit
 }
 
+// ViolationGroup counts the findings a filter selects that share a
+// pipeline, stage, user, rule and severity — and a day and a deal, when
+// grouped by them (ViolationGrouping). The reports tally these instead of
+// reading every finding.
+type ViolationGroup struct {
+	Pipeline, Stage, User, Rule string
+	Severity                    Severity
+	// Day is the index i of the day [Days[i], Days[i+1]) the findings
+	// opened in, -1 outside the days; 0 when not grouped by day.
+	Day int
+	// DealID is the findings' deal when grouped by deal.
+	DealID   string
+	Findings int
+	// MaxMoneyAtRisk is the largest money at risk of the findings, and
+	// LatestOpenedAt the latest opening.
+	MaxMoneyAtRisk float64
+	LatestOpenedAt time.Time
+}
+
+// ViolationGrouping says what ViolationGroups groups by besides the
+// pipeline, stage, user, rule and severity.
+type ViolationGrouping struct {
+	// Days, with two instants or more, groups by the day [Days[i],
+	// Days[i+1]) a finding opened in: the reports' days in the
+	// workspace's timezone.
+	Days []time.Time
+	// ByDeal groups by deal.
+	ByDeal bool
+}
+
 // ActionStatus is where an action of the outbox is.
 type ActionStatus string
 

@@ -74,6 +74,13 @@ type ReadTx interface {
 	// ActiveDeals counts the deals open at some moment of [from, to):
 	// created before to, not closed and not deleted before from.
 	ActiveDeals(ctx context.Context, from, to time.Time) (ActiveDeals, error)
+	// DealsWithoutOpenTask counts the open deals (not deleted) of the
+	// responsibles (of everyone when none are given) that have no open
+	// task, whoever it is assigned to.
+	DealsWithoutOpenTask(ctx context.Context, responsibles []string) (int, error)
+	// OverdueTasks counts the open tasks of the assignees (of everyone
+	// when none are given) due before now.
+	OverdueTasks(ctx context.Context, assignees []string, now time.Time) (int, error)
 	// Actions lists outbox actions by the filter, ordered by time, then
 	// key (with DueBy: by next attempt, then key).
 	Actions(ctx context.Context, f ActionFilter) ([]*ActionRecord, error)

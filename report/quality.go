@@ -131,11 +131,12 @@ func Quality(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, 
 	loc := location(f)
 	r := &QualityReport{From: from.In(loc), To: to.In(loc)}
 
-	cur, err := read(ctx, tx, from, to, now)
+	days := dayBounds(from, to, loc)
+	cur, err := read(ctx, tx, from, to, now, days)
 	if err != nil {
 		return nil, err
 	}
-	prev, err := read(ctx, tx, from.Add(-to.Sub(from)), from, now)
+	prev, err := read(ctx, tx, from.Add(-to.Sub(from)), from, now, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -143,30 +144,38 @@ func Quality(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.Funnel, 
 	r.Previous = totals(prev)
 	r.ByStage = byStage(cur, f)
 	r.ByManager = byManager(cur, f, r.Totals.Violations)
-	r.ByRule = byRule(cur)
-	r.ByDay = byDay(cur.flow, from, to, loc)
+	if r.ByRule, err = byRule(ctx, tx, cur); err != nil {
+		return nil, err
+	}
+	r.ByDay = byDay(cur.flow, days, loc)
 	return r, nil
 }
 
-// period is what the store says of a period: its flow, its stock and its
-// active deals.
+// period is what the store says of a period, in groups of findings
+// counted in SQL (a finding's row is never read): its flow, its stock and
+// its active deals.
 type period struct {
-	flow   []*funnelwatch.Violation // opened in [from, to)
-	stock  []*funnelwatch.Violation // open at min(to, now)
-	active funnelwatch.ActiveDeals
+	from, to, end time.Time
+	flow          []funnelwatch.ViolationGroup // opened in [from, to), by day
+	stock         []funnelwatch.ViolationGroup // open at end = min(to, now), by deal
+	deals         int                          // distinct deals of the flow
+	active        funnelwatch.ActiveDeals
 }
 
-func read(ctx context.Context, tx funnelwatch.ReadTx, from, to, now time.Time) (period, error) {
-	var p period
+func read(ctx context.Context, tx funnelwatch.ReadTx, from, to, now time.Time, days []time.Time) (period, error) {
+	p := period{from: from, to: to, end: to}
 	var err error
-	if p.flow, err = tx.Violations(ctx, funnelwatch.ViolationFilter{From: from, To: to}); err != nil {
+	flow := funnelwatch.ViolationFilter{From: from, To: to}
+	if p.flow, err = funnelwatch.GroupViolations(ctx, tx, flow, funnelwatch.ViolationGrouping{Days: days}); err != nil {
 		return p, err
 	}
-	end := to
-	if !now.IsZero() && now.Before(to) {
-		end = now
+	if p.deals, err = funnelwatch.CountViolationDeals(ctx, tx, flow); err != nil {
+		return p, err
 	}
-	if p.stock, err = tx.Violations(ctx, funnelwatch.ViolationFilter{OpenAt: end}); err != nil {
+	if !now.IsZero() && now.Before(to) {
+		p.end = now
+	}
+	if p.stock, err = funnelwatch.GroupViolations(ctx, tx, funnelwatch.ViolationFilter{OpenAt: p.end}, funnelwatch.ViolationGrouping{ByDeal: true}); err != nil {
 		return p, err
 	}
 	if p.active, err = tx.ActiveDeals(ctx, from, to); err != nil {
@@ -181,29 +190,29 @@ type tally struct {
 	risk map[string]float64 // deal → the largest money at risk of its findings in the stock
 }
 
-// opened counts a finding of the flow.
-func (t *tally) opened(v *funnelwatch.Violation) {
-	switch v.Severity {
+// opened counts findings of the flow.
+func (t *tally) opened(g *funnelwatch.ViolationGroup) {
+	switch g.Severity {
 	case funnelwatch.SeverityRemark:
-		t.Remarks++
+		t.Remarks += g.Findings
 	default:
 		// An unknown severity weighs as a violation: the regulations
 		// default, and the safer side for a head of sales.
-		t.Violations++
+		t.Violations += g.Findings
 	}
 }
 
-// open counts a finding of the stock.
-func (t *tally) open(v *funnelwatch.Violation) {
-	t.Open++
-	if v.DealID == "" {
+// open counts findings of the stock (a group of one deal).
+func (t *tally) open(g *funnelwatch.ViolationGroup) {
+	t.Open += g.Findings
+	if g.DealID == "" {
 		return // no deal, no money
 	}
 	if t.risk == nil {
 		t.risk = map[string]float64{}
 	}
-	if m, ok := t.risk[v.DealID]; !ok || v.MoneyAtRisk > m {
-		t.risk[v.DealID] = v.MoneyAtRisk
+	if m, ok := t.risk[g.DealID]; !ok || g.MaxMoneyAtRisk > m {
+		t.risk[g.DealID] = g.MaxMoneyAtRisk
 	}
 }
 
@@ -236,28 +245,24 @@ func per100(n, active int) float64 {
 
 func totals(p period) Totals {
 	var all tally
-	deals := map[string]bool{}
-	for _, v := range p.flow {
-		all.opened(v)
-		if v.DealID != "" {
-			deals[v.DealID] = true
-		}
+	for i := range p.flow {
+		all.opened(&p.flow[i])
 	}
-	for _, v := range p.stock {
-		all.open(v)
+	for i := range p.stock {
+		all.open(&p.stock[i])
 	}
 	c := all.counts()
-	return Totals{Violations: c.Violations, Remarks: c.Remarks, Open: c.Open, DealsAffected: len(deals),
+	return Totals{Violations: c.Violations, Remarks: c.Remarks, Open: c.Open, DealsAffected: p.deals,
 		MoneyAtRisk: c.MoneyAtRisk, ActiveDeals: p.active.Total, Per100ActiveDeals: per100(c.Violations, p.active.Total),
 		RemarksPer100ActiveDeals: per100(c.Remarks, p.active.Total)}
 }
 
 // group tallies the flow and the stock by a key: a key of either has a
 // tally, so every group of the flow or the stock is on a line.
-func group[K comparable](p period, key func(*funnelwatch.Violation) K) map[K]*tally {
+func group[K comparable](p period, key func(*funnelwatch.ViolationGroup) K) map[K]*tally {
 	m := map[K]*tally{}
-	get := func(v *funnelwatch.Violation) *tally {
-		k := key(v)
+	get := func(g *funnelwatch.ViolationGroup) *tally {
+		k := key(g)
 		t := m[k]
 		if t == nil {
 			t = &tally{}
@@ -265,11 +270,11 @@ func group[K comparable](p period, key func(*funnelwatch.Violation) K) map[K]*ta
 		}
 		return t
 	}
-	for _, v := range p.flow {
-		get(v).opened(v)
+	for i := range p.flow {
+		get(&p.flow[i]).opened(&p.flow[i])
 	}
-	for _, v := range p.stock {
-		get(v).open(v)
+	for i := range p.stock {
+		get(&p.stock[i]).open(&p.stock[i])
 	}
 	return m
 }
@@ -287,7 +292,7 @@ func byViolations[T any](rows []T, counts func(T) Counts, key func(a, b T) int) 
 func byStage(p period, f *funnelwatch.Funnel) []StageRow {
 	type key struct{ pipeline, stage string }
 	rows := []StageRow{}
-	for k, t := range group(p, func(v *funnelwatch.Violation) key { return key{v.Pipeline, v.Stage} }) {
+	for k, t := range group(p, func(g *funnelwatch.ViolationGroup) key { return key{g.Pipeline, g.Stage} }) {
 		rows = append(rows, StageRow{Pipeline: k.pipeline, Stage: k.stage, Name: stageName(f, k.pipeline, k.stage), Counts: t.counts()})
 	}
 	byViolations(rows, func(r StageRow) Counts { return r.Counts }, func(a, b StageRow) int {
@@ -297,7 +302,7 @@ func byStage(p period, f *funnelwatch.Funnel) []StageRow {
 }
 
 func byManager(p period, f *funnelwatch.Funnel, all int) []ManagerRow {
-	tallies := group(p, func(v *funnelwatch.Violation) string { return v.User })
+	tallies := group(p, func(g *funnelwatch.ViolationGroup) string { return g.User })
 	// A manager with active deals and no finding is listed too: a clean
 	// record is a figure the head of sales wants to see.
 	for u := range p.active.ByResponsible {
@@ -320,47 +325,93 @@ func byManager(p period, f *funnelwatch.Funnel, all int) []ManagerRow {
 	return rows
 }
 
-func byRule(p period) []RuleRow {
-	// The latest finding of the rule on its line, of the flow or the
-	// stock (which may hold the same finding).
-	latest := map[string]*funnelwatch.Violation{}
-	for _, vs := range [][]*funnelwatch.Violation{p.flow, p.stock} {
-		for _, v := range vs {
-			if l := latest[v.Rule]; l == nil || cmp.Or(v.OpenedAt.Compare(l.OpenedAt), cmp.Compare(v.ID, l.ID)) > 0 {
-				latest[v.Rule] = v
+func byRule(ctx context.Context, tx funnelwatch.ReadTx, p period) ([]RuleRow, error) {
+	// The severity of the rule's latest finding on its line, of the flow
+	// or the stock (which may hold the same finding): that of the group
+	// opened latest, unless groups of two severities share that instant,
+	// when the findings of that instant decide by id.
+	type latest struct {
+		at       time.Time
+		severity funnelwatch.Severity
+		tie      bool
+	}
+	last := map[string]*latest{}
+	for _, gs := range [][]funnelwatch.ViolationGroup{p.flow, p.stock} {
+		for _, g := range gs {
+			l := last[g.Rule]
+			switch {
+			case l == nil || g.LatestOpenedAt.After(l.at):
+				last[g.Rule] = &latest{at: g.LatestOpenedAt, severity: g.Severity}
+			case g.LatestOpenedAt.Equal(l.at) && g.Severity != l.severity:
+				l.tie = true
 			}
 		}
 	}
 	rows := []RuleRow{}
-	for rule, t := range group(p, func(v *funnelwatch.Violation) string { return v.Rule }) {
-		rows = append(rows, RuleRow{Rule: rule, Severity: latest[rule].Severity, Counts: t.counts()})
+	for rule, t := range group(p, func(g *funnelwatch.ViolationGroup) string { return g.Rule }) {
+		l := last[rule]
+		if l.tie {
+			var err error
+			if l.severity, err = latestSeverity(ctx, tx, p, rule, l.at); err != nil {
+				return nil, err
+			}
+		}
+		rows = append(rows, RuleRow{Rule: rule, Severity: l.severity, Counts: t.counts()})
 	}
 	byViolations(rows, func(r RuleRow) Counts { return r.Counts }, func(a, b RuleRow) int { return cmp.Compare(a.Rule, b.Rule) })
-	return rows
+	return rows, nil
 }
 
-// byDay lists every day of [from, to) in loc, with the findings of the
-// flow (opened within the period) on the day they opened.
-func byDay(flow []*funnelwatch.Violation, from, to time.Time, loc *time.Location) []DayRow {
-	rows := []DayRow{}
-	index := map[string]int{}
+// latestSeverity is the severity of the rule's finding of the period's
+// flow or stock opened at the instant with the greatest id.
+func latestSeverity(ctx context.Context, tx funnelwatch.ReadTx, p period, rule string, at time.Time) (funnelwatch.Severity, error) {
+	vs, err := tx.Violations(ctx, funnelwatch.ViolationFilter{Rule: rule, From: at, To: at.Add(time.Microsecond)})
+	if err != nil {
+		return "", err
+	}
+	var best *funnelwatch.Violation
+	for _, v := range vs {
+		inFlow := !v.OpenedAt.Before(p.from) && v.OpenedAt.Before(p.to)
+		inStock := !v.OpenedAt.After(p.end) && (v.ResolvedAt == nil || v.ResolvedAt.After(p.end))
+		if (inFlow || inStock) && (best == nil || v.ID > best.ID) {
+			best = v
+		}
+	}
+	if best == nil {
+		return "", nil
+	}
+	return best.Severity, nil
+}
+
+// dayBounds are the starts of the days of [from, to) in loc, and the
+// start of the day after the last: the flow is counted by these days.
+func dayBounds(from, to time.Time, loc *time.Location) []time.Time {
+	var out []time.Time
 	last := to.Add(-time.Nanosecond).In(loc)
 	end := time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, loc)
 	f := from.In(loc)
-	for d := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc); !d.After(end); d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc) {
-		date := d.Format(time.DateOnly)
-		index[date] = len(rows)
-		rows = append(rows, DayRow{Date: date})
+	d := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
+	for ; !d.After(end); d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc) {
+		out = append(out, d)
 	}
-	for _, v := range flow {
-		i, ok := index[v.OpenedAt.In(loc).Format(time.DateOnly)]
-		if !ok {
+	return append(out, d)
+}
+
+// byDay lists every day of the period (days: their starts and the next
+// day's), with the findings of the flow on the day they opened.
+func byDay(flow []funnelwatch.ViolationGroup, days []time.Time, loc *time.Location) []DayRow {
+	rows := make([]DayRow, 0, len(days))
+	for _, d := range days[:len(days)-1] {
+		rows = append(rows, DayRow{Date: d.In(loc).Format(time.DateOnly)})
+	}
+	for _, g := range flow {
+		if g.Day < 0 || g.Day >= len(rows) {
 			continue // the store's flow is within the period; a day outside it has no row
 		}
-		if v.Severity == funnelwatch.SeverityRemark {
-			rows[i].Remarks++
+		if g.Severity == funnelwatch.SeverityRemark {
+			rows[g.Day].Remarks += g.Findings
 		} else {
-			rows[i].Violations++
+			rows[g.Day].Violations += g.Findings
 		}
 	}
 	return rows

@@ -127,31 +127,13 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 func pct(x float64) string { return itoa(int(x*100+0.5)) + "%" }
 
 // workload counts, in the scope, the open deals without an open task
-// and the open tasks past their due time: two reads, no read per deal.
-func (s *Server) workload(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, now time.Time) (noTask, overdue int, err error) {
-	deals, err := tx.Deals(r.Context(), funnelwatch.DealFilter{Status: funnelwatch.DealOpen})
-	if err != nil {
+// and the open tasks past their due time: two counts in SQL.
+func (s *Server) workload(r *http.Request, tx funnelwatch.ReadTx, _ *reqCtx, now time.Time) (noTask, overdue int, err error) {
+	if noTask, err = tx.DealsWithoutOpenTask(r.Context(), nil); err != nil {
 		return 0, 0, err
 	}
-	tasks, err := s.openTasks(r, tx, c, "")
-	if err != nil {
-		return 0, 0, err
-	}
-	withTask := map[string]bool{}
-	for _, t := range tasks {
-		withTask[t.DealID] = true
-	}
-	for _, d := range deals {
-		if d.Open() && !withTask[d.ID] {
-			noTask++
-		}
-	}
-	for _, t := range tasks {
-		if c.scope.Sees(t.Assignee) && t.Due != nil && t.Due.Before(now) {
-			overdue++
-		}
-	}
-	return noTask, overdue, nil
+	overdue, err = tx.OverdueTasks(r.Context(), nil, now)
+	return noTask, overdue, err
 }
 
 // openTasks lists the open tasks of the workspace (of assignee when

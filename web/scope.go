@@ -102,3 +102,50 @@ func (tx scopedTx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funn
 	f.Responsibles = users
 	return tx.ReadTx.Deals(ctx, f)
 }
+
+// ViolationGroups counts the findings of the filter within the scope.
+func (tx scopedTx) ViolationGroups(ctx context.Context, f funnelwatch.ViolationFilter, g funnelwatch.ViolationGrouping) ([]funnelwatch.ViolationGroup, error) {
+	f, ok := tx.violations(f)
+	if !ok {
+		return nil, nil
+	}
+	return funnelwatch.GroupViolations(ctx, tx.ReadTx, f, g)
+}
+
+// CountViolationDeals counts the deals of the findings within the scope.
+func (tx scopedTx) CountViolationDeals(ctx context.Context, f funnelwatch.ViolationFilter) (int, error) {
+	f, ok := tx.violations(f)
+	if !ok {
+		return 0, nil
+	}
+	return funnelwatch.CountViolationDeals(ctx, tx.ReadTx, f)
+}
+
+// users is the asked users (the scope's when none) the scope sees.
+func (tx scopedTx) users(asked []string) []string {
+	var users []string
+	for _, u := range orAll(asked, tx.scope.Users()) {
+		if tx.scope.Sees(u) {
+			users = append(users, u)
+		}
+	}
+	return users
+}
+
+// DealsWithoutOpenTask counts the scope's open deals without an open task.
+func (tx scopedTx) DealsWithoutOpenTask(ctx context.Context, responsibles []string) (int, error) {
+	users := tx.users(responsibles)
+	if len(users) == 0 {
+		return 0, nil
+	}
+	return tx.ReadTx.DealsWithoutOpenTask(ctx, users)
+}
+
+// OverdueTasks counts the scope's overdue tasks.
+func (tx scopedTx) OverdueTasks(ctx context.Context, assignees []string, now time.Time) (int, error) {
+	users := tx.users(assignees)
+	if len(users) == 0 {
+		return 0, nil
+	}
+	return tx.ReadTx.OverdueTasks(ctx, users, now)
+}

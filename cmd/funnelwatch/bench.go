@@ -19,7 +19,8 @@ var benchRegulations []byte
 
 const benchUsage = `bench ingest [--events N] [--batch N] [--clients N] [--rules]
   | bench latency [--rate N] [--seconds N] [--history N]
-  | bench memory [--deals N]`
+  | bench memory [--deals N]
+  | bench dashboard [--deals N] [--events N] [--requests N] [--warmup N]`
 
 // runBench measures funnelwatch against a baseline taken in the same run
 // (DESIGN §9: numbers beside a baseline, never a timed test).
@@ -34,6 +35,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchLatency(ctx, args[1:], stdout, stderr)
 	case "memory":
 		return benchMemory(ctx, args[1:], stdout, stderr)
+	case "dashboard":
+		return benchDashboard(ctx, args[1:], stdout, stderr)
 	}
 	return usageErr("%s", benchUsage)
 }
@@ -181,6 +184,38 @@ func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		o.HeapProfile = f
 	}
 	rep, err := bench.Memory(ctx, dir, regs, o)
+	stop()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep)
+	return nil
+}
+
+func benchDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench dashboard", stderr)
+	deals := fs.Int("deals", 1_000_000, "deals in the store")
+	events := fs.Int("events", 20_000_000, "events in the log (at least the deals' own, about 9 a deal)")
+	requests := fs.Int("requests", 100, "timed requests of each page")
+	warmup := fs.Int("warmup", 2, "untimed rounds of requests first")
+	bf := addBenchFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *deals < 1 || *events < 0 || *requests < 1 {
+		return usageErr("--deals and --requests must be positive")
+	}
+	dir, profile, _, cleanup, err := bf.setUp()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fmt.Fprintf(stdout, "a store of %d deals and %d events (reused from --dir when built there before), then %d requests of each page…\n", *deals, *events, *requests)
+	stop, err := startCPUProfile(profile)
+	if err != nil {
+		return err
+	}
+	rep, err := bench.RunDashboard(ctx, bench.DashboardConfig{Dir: dir, Deals: *deals, Events: *events, Requests: *requests, Warmup: *warmup, Seed: 1, Log: stderr})
 	stop()
 	if err != nil {
 		return err

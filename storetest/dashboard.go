@@ -1,0 +1,221 @@
+package storetest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+)
+
+// testViolationGroups checks that the store's grouped counts equal the
+// grouping of the findings it lists (funnelwatch.GroupViolationList): the
+// scan the quality report made before it counted in SQL.
+func testViolationGroups(t *testing.T, open Opener) {
+	s := open(t)
+	ws, other := workspace(t, s), workspace(t, s)
+	ctx := context.Background()
+	saved := findings()
+	// A second open finding of D1 with more money at risk, and one about
+	// no deal.
+	more := &funnelwatch.Violation{ID: "V7", Rule: "task.overdue", Severity: funnelwatch.SeverityViolation, User: "roman",
+		Pipeline: "sales", Stage: "target", DealID: "D1", OpenedAt: at(45), MoneyAtRisk: 9000.25}
+	none := &funnelwatch.Violation{ID: "V8", Rule: "call.missed", Severity: funnelwatch.SeverityRemark, User: "olga", OpenedAt: at(55)}
+	saved = append(saved, more, none)
+	update(t, s, ws, func(tx funnelwatch.Tx) error { return tx.SaveViolations(ctx, saved...) })
+	update(t, s, other, func(tx funnelwatch.Tx) error {
+		return tx.SaveViolations(ctx, &funnelwatch.Violation{ID: "X1", Rule: "task.overdue", Severity: funnelwatch.SeverityViolation,
+			User: "roman", DealID: "D9", OpenedAt: at(2)})
+	})
+	days := []time.Time{at(0), at(25), at(50), at(100)}
+	filters := []struct {
+		name string
+		f    funnelwatch.ViolationFilter
+	}{
+		{"all", funnelwatch.ViolationFilter{}},
+		{"opened in [10, 60)", funnelwatch.ViolationFilter{From: at(10), To: at(60)}},
+		{"opened in [0, 30) of roman and olga", funnelwatch.ViolationFilter{From: at(0), To: at(30), Users: []string{"roman", "olga"}}},
+		{"open at 7", funnelwatch.ViolationFilter{OpenAt: at(7)}},
+		{"open at 30", funnelwatch.ViolationFilter{OpenAt: at(30)}},
+		{"open at 40", funnelwatch.ViolationFilter{OpenAt: at(40)}},
+		{"open at 100", funnelwatch.ViolationFilter{OpenAt: at(100)}},
+		{"open at 100 of roman", funnelwatch.ViolationFilter{OpenAt: at(100), User: "roman"}},
+		{"open at 100 of nobody known", funnelwatch.ViolationFilter{OpenAt: at(100), Users: []string{"ivan"}}},
+	}
+	groupings := []funnelwatch.ViolationGrouping{{}, {ByDeal: true}, {Days: days}, {Days: days[1:3], ByDeal: true}}
+	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+		c, ok := tx.(funnelwatch.ViolationCounter)
+		if !ok {
+			t.Fatalf("the store's ReadTx is no ViolationCounter")
+		}
+		for _, fc := range filters {
+			listed, err := tx.Violations(ctx, fc.f)
+			if err != nil {
+				return err
+			}
+			for _, g := range groupings {
+				got, err := c.ViolationGroups(ctx, fc.f, g)
+				if err != nil {
+					return fmt.Errorf("%s: %w", fc.name, err)
+				}
+				if want := funnelwatch.GroupViolationList(listed, g); !reflect.DeepEqual(sortGroups(got), sortGroups(want)) {
+					t.Errorf("%s, %+v:\n got %+v\nwant %+v", fc.name, g, sortGroups(got), sortGroups(want))
+				}
+			}
+			deals := map[string]bool{}
+			for _, v := range listed {
+				if v.DealID != "" {
+					deals[v.DealID] = true
+				}
+			}
+			if n, err := c.CountViolationDeals(ctx, fc.f); err != nil || n != len(deals) {
+				t.Errorf("%s: CountViolationDeals = %d, %v; want %d", fc.name, n, err, len(deals))
+			}
+		}
+		return nil
+	})
+}
+
+func sortGroups(gs []funnelwatch.ViolationGroup) []funnelwatch.ViolationGroup {
+	gs = slices.Clone(gs)
+	for i := range gs {
+		gs[i].LatestOpenedAt = gs[i].LatestOpenedAt.UTC()
+	}
+	slices.SortFunc(gs, func(a, b funnelwatch.ViolationGroup) int {
+		return cmp.Or(cmp.Compare(a.Pipeline, b.Pipeline), cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.User, b.User),
+			cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Severity, b.Severity), cmp.Compare(a.Day, b.Day), cmp.Compare(a.DealID, b.DealID))
+	})
+	if gs == nil {
+		gs = []funnelwatch.ViolationGroup{}
+	}
+	return gs
+}
+
+// testWorkload checks the dashboard's two counts: open deals without an
+// open task (whoever it is assigned to), open tasks past due.
+func testWorkload(t *testing.T, open Opener) {
+	s := open(t)
+	ws, other := workspace(t, s), workspace(t, s)
+	ctx := context.Background()
+	deal := func(id, responsible string, status funnelwatch.DealStatus, deleted bool) *funnelwatch.Deal {
+		d := &funnelwatch.Deal{ID: id, Pipeline: "sales", Stage: "target", Status: status, Responsible: responsible, CreatedAt: at(0)}
+		if deleted {
+			d.DeletedAt = ptr(at(1))
+		}
+		return d
+	}
+	task := func(id, deal, assignee string, due *time.Time, done bool) *funnelwatch.Task {
+		tk := &funnelwatch.Task{ID: id, DealID: deal, Assignee: assignee, Due: due, CreatedAt: at(0)}
+		if done {
+			tk.CompletedAt = ptr(at(5))
+		}
+		return tk
+	}
+	update(t, s, ws, func(tx funnelwatch.Tx) error {
+		if err := tx.SaveDeals(ctx,
+			deal("D1", "roman", funnelwatch.DealOpen, false), // an open task of its own
+			deal("D2", "roman", funnelwatch.DealOpen, false), // only a done task: no task
+			deal("D3", "olga", funnelwatch.DealOpen, false),  // an open task of sergey's
+			deal("D4", "olga", funnelwatch.DealOpen, false),  // no task
+			deal("D5", "roman", funnelwatch.DealWon, false),  // closed
+			deal("D6", "roman", funnelwatch.DealOpen, true),  // deleted
+			deal("D7", "", funnelwatch.DealOpen, false),      // nobody's, no task
+		); err != nil {
+			return err
+		}
+		return tx.SaveTasks(ctx,
+			task("T1", "D1", "roman", ptr(at(10)), false), // overdue at 20
+			task("T2", "D2", "roman", ptr(at(10)), true),  // done
+			task("T3", "D3", "sergey", ptr(at(30)), false),
+			task("T4", "D3", "olga", nil, false),         // no due time
+			task("T5", "D5", "olga", ptr(at(15)), false), // overdue at 20, on a closed deal
+		)
+	})
+	update(t, s, other, func(tx funnelwatch.Tx) error {
+		return tx.SaveDeals(ctx, deal("D1", "roman", funnelwatch.DealOpen, false))
+	})
+	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+		for _, c := range []struct {
+			users           []string
+			noTask, overdue int
+			now             int
+		}{
+			{nil, 3, 2, 20},
+			{[]string{"roman"}, 1, 1, 20},
+			{[]string{"olga", "sergey"}, 1, 1, 20},
+			{[]string{"olga", "sergey"}, 1, 2, 31},
+			{[]string{"ivan"}, 0, 0, 20},
+			{nil, 3, 0, 10}, // due at 10 is not before 10
+		} {
+			noTask, err := tx.DealsWithoutOpenTask(ctx, c.users)
+			if err != nil {
+				return err
+			}
+			overdue, err := tx.OverdueTasks(ctx, c.users, at(c.now))
+			if err != nil {
+				return err
+			}
+			if noTask != c.noTask || overdue != c.overdue {
+				t.Errorf("users %q at %d: %d deals without a task, %d overdue; want %d, %d", c.users, c.now, noTask, overdue, c.noTask, c.overdue)
+			}
+		}
+		return nil
+	})
+}
+
+// testEventCount checks the kept count of events against the log.
+func testEventCount(t *testing.T, open Opener) {
+	s := open(t)
+	ws, other := workspace(t, s), workspace(t, s)
+	ctx := context.Background()
+	ev := func(id string) *funnelwatch.Event {
+		return &funnelwatch.Event{ID: id, Type: funnelwatch.EventNoteAdded, At: at(1), DealID: "D1",
+			Note: &funnelwatch.NotePayload{ID: "N" + id, DealID: "D1", Text: "x"}}
+	}
+	count := func(ws string) int64 {
+		var n int64
+		view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+			var err error
+			n, err = tx.EventCount(ctx)
+			return err
+		})
+		return n
+	}
+	if n := count(ws); n != 0 {
+		t.Fatalf("EventCount of an empty log = %d", n)
+	}
+	update(t, s, ws, func(tx funnelwatch.Tx) error {
+		if _, err := tx.InsertEvents(ctx, []*funnelwatch.Event{ev("e1"), ev("e2"), ev("e3")}); err != nil {
+			return err
+		}
+		for _, id := range []string{"e4", "e1"} { // e1 is there already
+			if _, err := tx.InsertEvent(ctx, ev(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// A batch with an event already in the log fails and leaves the
+	// count as it was.
+	err := s.Update(ctx, ws, func(tx funnelwatch.Tx) error {
+		_, err := tx.InsertEvents(ctx, []*funnelwatch.Event{ev("e5"), ev("e2")})
+		return err
+	})
+	if funnelwatch.ErrorCode(err) != funnelwatch.ECONFLICT {
+		t.Errorf("a batch with a logged event: %v, want ECONFLICT", err)
+	}
+	update(t, s, other, func(tx funnelwatch.Tx) error {
+		_, err := tx.InsertEvents(ctx, []*funnelwatch.Event{ev("e1")})
+		return err
+	})
+	if n := count(ws); n != 4 {
+		t.Errorf("EventCount = %d, want 4", n)
+	}
+	if n := count(other); n != 1 {
+		t.Errorf("other workspace's EventCount = %d, want 1", n)
+	}
+}
