@@ -34,6 +34,7 @@ type Violation struct {
 	changed  bool      // opened or resolved since the last TakeChanged
 	kind     findKind  // what keeps it open
 	resolved time.Time // what ResolvedAt points to: one allocation, not two
+	ev       evidence  // what a state finding's Evidence points to: one allocation, not two
 }
 
 // findKind says what keeps a finding open: the deal's state, a missed
@@ -370,7 +371,7 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 		switch {
 		case c.ds != nil:
 			m.fired(c.ds, it.seq)
-			if a := deal(c.ds.id); a != nil && a.Deal != nil {
+			if a := c.ds.aggOf(deal); a != nil && a.Deal != nil {
 				m.evaluateAt(at, a, c.ds)
 			}
 		case c.phone != "":
@@ -671,6 +672,17 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	m.arm(ds)
 }
 
+// aggOf returns the deal's aggregate: the one last evaluated while it
+// still holds the deal's state (an aggregate folded again in its place
+// takes the state over, see Live.refold), else the one deal finds.
+// deal looks in a map by id; this is a timer's check's every time.
+func (ds *dealMon) aggOf(deal func(id string) *Aggregate) *Aggregate {
+	if a := ds.lastAgg; a != nil && a.mon == ds {
+		return a
+	}
+	return deal(ds.id)
+}
+
 // holdsFor marks the open finding of rule r on task t as holding, if
 // there is one.
 func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64) bool {
@@ -749,7 +761,7 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	if et == nil {
 		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
-	v.Evidence = m.evidenceOf(r, threshold, et, x.a, since)
+	v.Evidence = m.evidenceOf(v, r, threshold, et, x.a, since)
 	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
 	m.open[d.ID] = append(m.open[d.ID], v)
 }
