@@ -74,9 +74,13 @@ type Monitor struct {
 
 	scopes map[place]*scope
 
-	// open holds the open findings by deal; "" holds the anomalies and
-	// the callbacks of calls with no deal.
+	// open holds the open callback findings by deal; "" holds the
+	// anomalies and the callbacks of calls with no deal. The findings of
+	// a deal's state are in its dealMon.open, and only counted here
+	// (stateOpen): listing them by deal as well cost a map insertion and
+	// a deletion per finding.
 	open           map[string][]*Violation
+	stateOpen      int
 	all            []*Violation
 	timers         agenda[check]
 	checks         map[timer]bool           // the phone and anomaly checks on the agenda (a deal's are in dealMon.due)
@@ -265,7 +269,7 @@ func (m *Monitor) Late(deal string, at time.Time) {
 
 // OpenCount returns how many findings are open.
 func (m *Monitor) OpenCount() int {
-	n := 0
+	n := m.stateOpen
 	for _, vs := range m.open {
 		n += len(vs)
 	}
@@ -659,7 +663,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	for _, o := range ds.open {
 		if o.held != x.held {
 			m.resolve(o.v, later(at, o.v.OpenedAt))
-			m.unlist(d.ID, o.v)
+			m.stateOpen--
 			continue
 		}
 		open = append(open, o)
@@ -763,18 +767,7 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	}
 	v.Evidence = m.evidenceOf(v, r, threshold, et, x.a, since)
 	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
-	m.open[d.ID] = append(m.open[d.ID], v)
-}
-
-// unlist takes a finding off its deal's open list.
-func (m *Monitor) unlist(deal string, v *Violation) {
-	vs := m.open[deal]
-	for i, o := range vs {
-		if o == v {
-			m.dropOpen(deal, i)
-			return
-		}
-	}
+	m.stateOpen++
 }
 
 // call handles the callback rule: an unanswered inbound call waits for an
