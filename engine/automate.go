@@ -730,7 +730,11 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 		f.da.unqueue(&inst)
 	}
 	var agg *Aggregate
-	if id := f.dealID(); id != "" {
+	if da := f.da; da != nil && da.agg != nil && da.agg.auto == da {
+		// The aggregate last evaluated, while it holds the deal's state
+		// (see Monitor.aggOf): what deal would find, without the map.
+		agg = da.agg
+	} else if id := f.dealID(); id != "" {
 		agg = deal(id)
 	}
 	if au.When == regulations.TriggerSchedule {

@@ -60,8 +60,19 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 	if until.IsZero() && len(events) > 0 {
 		until = events[order[len(order)-1]].At
 	}
-	r := &replay{regs: regs, mode: mode, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
-		best: map[string]string{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until}}
+	// The maps sized at once, to the deals and tasks the log creates: a
+	// map that grows is rebuilt at each doubling.
+	deals, tasks := 0, 0
+	for i := range events {
+		switch events[i].Type {
+		case funnelwatch.EventDealCreated:
+			deals++
+		case funnelwatch.EventTaskCreated:
+			tasks++
+		}
+	}
+	r := &replay{regs: regs, mode: mode, aggs: make(map[string]*Aggregate, deals), taskDeal: make(map[string]string, tasks),
+		best: make(map[string]string, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until}}
 	if len(order) > 0 {
 		r.auto.Start(events[order[0]].At)
 	}

@@ -10,8 +10,9 @@ import (
 // evidence holds the values a state finding's Evidence points to. The map
 // takes pointers into one of these rather than the values themselves:
 // a value in an `any` is a copy on the heap of its own, and a finding
-// would cost a dozen small allocations where this costs one. Evidence is
-// only ever written out as JSON, which reads through the pointers.
+// would cost a dozen small allocations where this costs none: it is part
+// of the finding (Violation.ev). Evidence is only ever written out as
+// JSON, which reads through the pointers.
 type evidence struct {
 	since, deadline, created, due, entered, last time.Time
 	task, text, assignee                         string
@@ -21,9 +22,10 @@ type evidence struct {
 // due time, the stage entry and its SLA, the pipeline entry and its
 // lifetime, the missing fields, and always when the condition began to
 // hold and when it became a finding (past its grace).
-func (m *Monitor) evidenceOf(r *regulations.QualityRule, threshold time.Time, t *funnelwatch.Task, a *Aggregate, since time.Time) map[string]any {
+func (m *Monitor) evidenceOf(v *Violation, r *regulations.QualityRule, threshold time.Time, t *funnelwatch.Task, a *Aggregate, since time.Time) map[string]any {
 	d := a.Deal
-	x := &evidence{since: since}
+	x := &v.ev
+	*x = evidence{since: since}
 	// Sized at once, to the entry: a map that grows is rebuilt, and one
 	// of up to eight entries is a single group.
 	n := 1

@@ -126,9 +126,21 @@ func newUntracked() *Aggregate {
 // the engine hold).
 type Tasks []*funnelwatch.Task
 
-// find returns where the task is or would be.
+// find returns where the task is or would be: slices.BinarySearchFunc
+// by hand, so that the comparison is inlined rather than a call through
+// a closure at every step (the robots' and the monitor's checks look
+// tasks up by id several times per event).
 func (ts Tasks) find(id string) (int, bool) {
-	return slices.BinarySearchFunc(ts, id, func(t *funnelwatch.Task, id string) int { return strings.Compare(t.ID, id) })
+	lo, hi := 0, len(ts)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if ts[h].ID < id {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo, lo < len(ts) && ts[lo].ID == id
 }
 
 // Get returns the task with the id, nil when the deal has none.

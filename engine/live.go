@@ -307,7 +307,10 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	a := Fold(&r.regs.Funnel, kept)
 	a.untrack() // the engine's copy writes nothing: no visits to keep
 	// What the monitor and the automations keep of the deal goes with it.
+	// The old aggregate lets go of them: a timer finds its deal's
+	// aggregate by what holds its state (Monitor.aggOf).
 	a.mon, a.auto = old.mon, old.auto
+	old.mon, old.auto = nil, nil
 	r.aggs[e.DealID] = a
 	r.touched = append(r.touched, e.DealID)
 	r.monitor.Observe(e, &prev, a, r.deal)

@@ -34,6 +34,7 @@ type Violation struct {
 	changed  bool      // opened or resolved since the last TakeChanged
 	kind     findKind  // what keeps it open
 	resolved time.Time // what ResolvedAt points to: one allocation, not two
+	ev       evidence  // what a state finding's Evidence points to: one allocation, not two
 }
 
 // findKind says what keeps a finding open: the deal's state, a missed
@@ -73,9 +74,13 @@ type Monitor struct {
 
 	scopes map[place]*scope
 
-	// open holds the open findings by deal; "" holds the anomalies and
-	// the callbacks of calls with no deal.
+	// open holds the open callback findings by deal; "" holds the
+	// anomalies and the callbacks of calls with no deal. The findings of
+	// a deal's state are in its dealMon.open, and only counted here
+	// (stateOpen): listing them by deal as well cost a map insertion and
+	// a deletion per finding.
 	open           map[string][]*Violation
+	stateOpen      int
 	all            []*Violation
 	timers         agenda[check]
 	checks         map[timer]bool           // the phone and anomaly checks on the agenda (a deal's are in dealMon.due)
@@ -264,7 +269,7 @@ func (m *Monitor) Late(deal string, at time.Time) {
 
 // OpenCount returns how many findings are open.
 func (m *Monitor) OpenCount() int {
-	n := 0
+	n := m.stateOpen
 	for _, vs := range m.open {
 		n += len(vs)
 	}
@@ -370,7 +375,7 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 		switch {
 		case c.ds != nil:
 			m.fired(c.ds, it.seq)
-			if a := deal(c.ds.id); a != nil && a.Deal != nil {
+			if a := c.ds.aggOf(deal); a != nil && a.Deal != nil {
 				m.evaluateAt(at, a, c.ds)
 			}
 		case c.phone != "":
@@ -658,7 +663,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	for _, o := range ds.open {
 		if o.held != x.held {
 			m.resolve(o.v, later(at, o.v.OpenedAt))
-			m.unlist(d.ID, o.v)
+			m.stateOpen--
 			continue
 		}
 		open = append(open, o)
@@ -669,6 +674,17 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		ds.open = nil
 	}
 	m.arm(ds)
+}
+
+// aggOf returns the deal's aggregate: the one last evaluated while it
+// still holds the deal's state (an aggregate folded again in its place
+// takes the state over, see Live.refold), else the one deal finds.
+// deal looks in a map by id; this is a timer's check's every time.
+func (ds *dealMon) aggOf(deal func(id string) *Aggregate) *Aggregate {
+	if a := ds.lastAgg; a != nil && a.mon == ds {
+		return a
+	}
+	return deal(ds.id)
 }
 
 // holdsFor marks the open finding of rule r on task t as holding, if
@@ -749,20 +765,9 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	if et == nil {
 		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
-	v.Evidence = m.evidenceOf(r, threshold, et, x.a, since)
+	v.Evidence = m.evidenceOf(v, r, threshold, et, x.a, since)
 	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
-	m.open[d.ID] = append(m.open[d.ID], v)
-}
-
-// unlist takes a finding off its deal's open list.
-func (m *Monitor) unlist(deal string, v *Violation) {
-	vs := m.open[deal]
-	for i, o := range vs {
-		if o == v {
-			m.dropOpen(deal, i)
-			return
-		}
-	}
+	m.stateOpen++
 }
 
 // call handles the callback rule: an unanswered inbound call waits for an
