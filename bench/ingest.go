@@ -44,7 +44,14 @@ func (r IngestReport) String() string {
 
 // IngestOptions size an ingest run.
 type IngestOptions struct {
-	Events  int // synthetic events to post
+	Events int // synthetic events to post
+	// Log, when set, is posted instead of synthetic events (Events is
+	// then its length): a recorded history, such as the demo company's.
+	Log []funnelwatch.Event
+	// ObserveUntil, with Log: the end of the recorded history, up to
+	// which the robots' actions are observed, not applied (the CRM's own
+	// robots are in the log), as after an import.
+	ObserveUntil time.Time
 	Batch   int // events per request
 	Clients int // concurrent HTTP clients, each sending its own deals' events
 	// Profile, when set, receives a CPU profile of the measured API path

@@ -68,12 +68,18 @@ func (r RulesReport) String() string {
 func IngestRules(ctx context.Context, dir string, regs *regulations.Regulations, o IngestOptions) (RulesReport, error) {
 	o = o.withDefaults()
 	rep := RulesReport{Events: o.Events, Batch: o.Batch, Clients: o.Clients, Rules: len(regs.Quality), Automations: len(regs.Automations)}
-	events := SyntheticEvents(o.Events, 1, syntheticStart)
+	events, start := o.Log, syntheticStart
+	if events == nil {
+		events = SyntheticEvents(o.Events, 1, syntheticStart)
+	} else {
+		rep.Events, start = len(events), events[0].At
+	}
 	bodies, err := clientBodies(events, o.Batch, o.Clients)
 	if err != nil {
 		return rep, err
 	}
-	srv, err := startServer(ctx, filepath.Join(dir, "rules.db"), serverConfig{regs: regs, now: func() time.Time { return syntheticStart }})
+	srv, err := startServer(ctx, filepath.Join(dir, "rules.db"), serverConfig{regs: regs, now: func() time.Time { return start },
+		observeUntil: o.ObserveUntil})
 	if err != nil {
 		return rep, err
 	}
@@ -82,9 +88,9 @@ func IngestRules(ctx context.Context, dir string, regs *regulations.Regulations,
 	if err != nil {
 		return rep, err
 	}
-	start := time.Now()
+	began := time.Now()
 	err = postAll(ctx, srv.url, bodies)
-	rep.Acked = time.Since(start)
+	rep.Acked = time.Since(began)
 	if err == nil {
 		rep.Lag, err = srv.lag(ctx)
 	}
@@ -94,7 +100,7 @@ func IngestRules(ctx context.Context, dir string, regs *regulations.Regulations,
 	if err == nil {
 		err = srv.in.Flush(ctx)
 	}
-	rep.API = time.Since(start)
+	rep.API = time.Since(began)
 	stopProfile()
 	if err != nil {
 		return rep, err

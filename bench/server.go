@@ -54,6 +54,8 @@ type serverConfig struct {
 	now func() time.Time
 	// onFindings is the engine's hook for the findings each write stored.
 	onFindings func([]*funnelwatch.Violation)
+	// observeUntil is the end of a recorded history (zero: none).
+	observeUntil time.Time
 	// history is put in the log (through the Ingestor, no HTTP) before
 	// the engine starts, which then reads it as a server reads its log at
 	// start: in event time.
@@ -83,7 +85,7 @@ func startServer(ctx context.Context, path string, cfg serverConfig) (*server, e
 	}
 	s.in = &engine.Ingestor{Store: store, Workspace: workspace, Funnel: cfg.funnel}
 	if cfg.regs != nil {
-		s.live = &engine.Live{Store: store, Workspace: workspace, Regs: cfg.regs, Ingestor: s.in, Now: cfg.now,
+		s.live = &engine.Live{Store: store, Workspace: workspace, Regs: cfg.regs, Ingestor: s.in, Now: cfg.now, ObserveUntil: cfg.observeUntil,
 			OnFindings: cfg.onFindings}
 		s.in.OnCommit = s.live.Notify
 	}

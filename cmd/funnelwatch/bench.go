@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/funnelwatch/funnelwatch/bench"
+	"github.com/funnelwatch/funnelwatch/demo"
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
@@ -92,6 +93,7 @@ func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	batch := fs.Int("batch", 1000, "events per API request")
 	clients := fs.Int("clients", 2, "concurrent HTTP clients, each sending the events of its own deals")
 	rules := fs.Bool("rules", false, "run the rules engine (every quality rule and automation of the bench regulations) and wait until it has evaluated every event")
+	company := fs.String("company", "synthetic", "with --rules: synthetic (every task falls overdue: the worst case), or demo (the demo company's 90 days and regulations, as after an import; --events is then its size)")
 	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -114,7 +116,28 @@ func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stdout, rep)
 		return nil
 	}
-	fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s), rules engine on…\n", *n, *batch, *clients)
+	switch *company {
+	case "synthetic":
+		fmt.Fprintf(stdout, "ingesting %d synthetic events in batches of %d from %d client(s), rules engine on…\n", *n, *batch, *clients)
+	case "demo":
+		// The demo company's history, sized by its leads a day, with its
+		// own regulations; the robots' work is in the log, so their
+		// actions over it are observed, as after `funnelwatch import`.
+		end := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+		perDay := max(1, demo.DefaultLeadsPerDay**n/51000)
+		co, err := demo.Generate(demo.Options{Seed: 1, End: end, LeadsPerDay: perDay})
+		if err != nil {
+			return err
+		}
+		if regs, err = regulations.Parse(co.Regulations); err != nil {
+			return err
+		}
+		o.Log, o.ObserveUntil = co.Events, end
+		fmt.Fprintf(stdout, "ingesting the demo company's %d events (%d leads a day over 90 days) in batches of %d from %d client(s), its regulations' rules engine on…\n",
+			len(co.Events), perDay, *batch, *clients)
+	default:
+		return usageErr("--company is synthetic or demo")
+	}
 	rep, err := bench.IngestRules(ctx, dir, regs, o)
 	if err != nil {
 		return err
