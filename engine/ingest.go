@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -387,26 +386,12 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 		return err
 	}
 	b.changed[e.DealID] = true
-	if a.Deal != nil && e.At.Before(a.Deal.LastEventAt) && !(!b.refold[e.DealID] && foldsOnTop(a, e)) {
+	if a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
 		b.refold[e.DealID] = true
 		return nil
 	}
 	a.Apply(b.f, e)
 	return nil
-}
-
-// foldsOnTop reports whether an event older than its deal's latest folds
-// to the same state applied on top as in its place in event time, so the
-// deal need not be re-folded from the log. It holds for the task an
-// engine action creates (an "act:" event): its id is the action's key,
-// which no event before it can name; its assignee is set, so it does not
-// depend on who was responsible at its time; it comes after the deal's
-// creation; and creating a task leaves the deal's row alone (its
-// LastEventAt stays the later one).
-func foldsOnTop(a *Aggregate, e *funnelwatch.Event) bool {
-	return e.Type == funnelwatch.EventTaskCreated && strings.HasPrefix(e.ID, "act:") &&
-		e.Task != nil && e.Task.Assignee != "" && a.Tasks.Get(e.Task.ID) == nil &&
-		!e.At.Before(a.Deal.CreatedAt)
 }
 
 // dealOfPhone finds the deal a call without a deal id belongs to: the
