@@ -35,6 +35,17 @@ func (f *Funnel) User(id string) (*User, bool) {
 	return nil, false
 }
 
+// UserName is how pages, reports and notices name a user: their name in
+// the regulations, else their id (a nil funnel knows no names).
+func (f *Funnel) UserName(id string) string {
+	if f != nil {
+		if u, ok := f.User(id); ok && u.Name != "" {
+			return u.Name
+		}
+	}
+	return id
+}
+
 // ResolveStage resolves a stage reference: a bare stage id within the
 // pipeline from, or a pipeline-qualified "pipeline/stage".
 func (f *Funnel) ResolveStage(from, ref string) (*Stage, bool) {

@@ -86,7 +86,7 @@ func (n *Notifier) render(ctx context.Context, a *funnelwatch.ActionRecord, v *e
 			lines = append(lines, line{"Этап", p.Name + " → " + st.Name})
 		}
 		if deal.Responsible != "" {
-			lines = append(lines, line{"Ответственный", n.userName(deal.Responsible)})
+			lines = append(lines, line{"Ответственный", n.Regs.UserName(deal.Responsible)})
 		}
 		if deal.LossReason != "" && v.Trigger == string(regulations.TriggerDealLost) {
 			lines = append(lines, line{"Причина отказа", deal.LossReason})
@@ -98,7 +98,7 @@ func (n *Notifier) render(ctx context.Context, a *funnelwatch.ActionRecord, v *e
 			value += ", срок " + task.Due.In(loc).Format("02.01 15:04")
 		}
 		if task.Assignee != "" && (deal == nil || task.Assignee != deal.Responsible) {
-			value += ", исполнитель " + n.userName(task.Assignee)
+			value += ", исполнитель " + n.Regs.UserName(task.Assignee)
 		}
 		lines = append(lines, line{"Задача", value})
 	}
@@ -125,9 +125,3 @@ func (n *Notifier) render(ctx context.Context, a *funnelwatch.ActionRecord, v *e
 	return Message{Subject: subject, HTML: h.String(), Text: t.String()}, nil
 }
 
-func (n *Notifier) userName(id string) string {
-	if u, ok := n.Regs.User(id); ok && u.Name != "" {
-		return u.Name
-	}
-	return id
-}

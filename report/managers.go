@@ -118,7 +118,7 @@ func managerFigures(ctx context.Context, tx funnelwatch.ReadTx, f *funnelwatch.F
 	get := func(u string) *ManagerFigures {
 		m := managers[u]
 		if m == nil {
-			m = &ManagerFigures{Name: userName(f, u)}
+			m = &ManagerFigures{Name: f.UserName(u)}
 			managers[u] = m
 		}
 		return m

@@ -314,7 +314,7 @@ func byManager(p period, f *funnelwatch.Funnel, all int) []ManagerRow {
 	for u, t := range tallies {
 		c := t.counts()
 		active := p.active.ByResponsible[u]
-		row := ManagerRow{User: u, Name: userName(f, u), Counts: c, ActiveDeals: active,
+		row := ManagerRow{User: u, Name: f.UserName(u), Counts: c, ActiveDeals: active,
 			Per100ActiveDeals: per100(c.Violations, active), RemarksPer100ActiveDeals: per100(c.Remarks, active)}
 		if all > 0 {
 			row.Share = float64(c.Violations) / float64(all)
@@ -428,11 +428,3 @@ func stageName(f *funnelwatch.Funnel, pipeline, stage string) string {
 	return stage
 }
 
-func userName(f *funnelwatch.Funnel, id string) string {
-	if f != nil {
-		if u, ok := f.User(id); ok && u.Name != "" {
-			return u.Name
-		}
-	}
-	return id
-}

@@ -122,7 +122,7 @@ func Build(ctx context.Context, tx funnelwatch.ReadTx, regs *regulations.Regulat
 				if st, ok := regs.ResolveStage("", d.Pipeline+"/"+d.Stage); ok {
 					w.Stage = st.Name
 				}
-				w.Responsible = userName(regs, d.Responsible)
+				w.Responsible = regs.UserName(d.Responsible)
 			}
 			r.Worst = append(r.Worst, *w)
 		}
@@ -159,12 +159,6 @@ func ruleName(v *funnelwatch.Violation) string {
 	return v.Rule
 }
 
-func userName(regs *regulations.Regulations, id string) string {
-	if u, ok := regs.User(id); ok && u.Name != "" {
-		return u.Name
-	}
-	return id
-}
 
 // ParsePeriod reads a report period: last-week (Monday to Monday before
 // this week), this-week (Monday to now), yesterday, today, last-7-days, or
