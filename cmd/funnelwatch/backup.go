@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/funnelwatch/funnelwatch/sqlite"
 )
@@ -20,9 +19,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *out == "" {
 		return usageErr("--out is required")
 	}
-	if *db == "" {
-		*db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
-	}
+	*db = storeURL(*db)
 	path, ok := trimSQLitePrefix(*db)
 	if !ok {
 		return usageErr("backup is for the embedded SQLite store; back PostgreSQL up with pg_dump")

@@ -56,11 +56,7 @@ func (t importTarget) open(ctx context.Context) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regulations %s: %w", *t.regsPath, err)
 	}
-	db := *t.db
-	if db == "" {
-		db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
-	}
-	return openApp(ctx, db, regs, nil, logger(io.Discard), false)
+	return openApp(ctx, storeURL(*t.db), regs, nil, logger(io.Discard), false)
 }
 
 // tally sums up an import and prints the first rejections.

@@ -128,6 +128,15 @@ func usageErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
+// storeURL is the --db a command was given, or the default store: a
+// SQLite file in the data directory.
+func storeURL(db string) string {
+	if db == "" {
+		return "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
+	}
+	return db
+}
+
 func trimSQLitePrefix(db string) (string, bool) {
 	if p, ok := strings.CutPrefix(db, "sqlite:"); ok {
 		return p, true

@@ -46,9 +46,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if *db == "" {
-		*db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
-	}
+	*db = storeURL(*db)
 	store, err := openStore(ctx, *db)
 	if err != nil {
 		return err

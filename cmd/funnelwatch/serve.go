@@ -47,9 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *regsPath == "" {
 		return usageErr("--regulations FILE is required")
 	}
-	if *db == "" {
-		*db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
-	}
+	*db = storeURL(*db)
 	regs, err := regulations.ParseFile(*regsPath)
 	if err != nil {
 		return fmt.Errorf("regulations %s: %w", *regsPath, err)

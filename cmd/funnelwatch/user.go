@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,9 +34,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *regsPath == "" {
 		return usageErr("--regulations FILE is required")
 	}
-	if *db == "" {
-		*db = "sqlite:" + filepath.Join(dataDir(), "funnelwatch.db")
-	}
+	*db = storeURL(*db)
 	regs, err := regulations.ParseFile(*regsPath)
 	if err != nil {
 		return fmt.Errorf("regulations %s: %w", *regsPath, err)
