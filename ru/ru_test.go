@@ -3,7 +3,8 @@ package ru
 import "testing"
 
 func TestMoney(t *testing.T) {
-	for v, want := range map[float64]string{0: "0\u00a0₽", 999.5: "1\u202f000\u00a0₽", 1150000: "1\u202f150\u202f000\u00a0₽", -2500: "−2\u202f500\u00a0₽"} {
+	for v, want := range map[float64]string{0: "0\u00a0₽", 999: "999\u00a0₽", 999.5: "1\u202f000\u00a0₽", 1150000: "1\u202f150\u202f000\u00a0₽",
+		1234567.4: "1\u202f234\u202f567\u00a0₽", -1500: "−1\u202f500\u00a0₽", -2500: "−2\u202f500\u00a0₽"} {
 		if got := Money(v); got != want {
 			t.Errorf("Money(%v) = %q, want %q", v, got, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/auth"
 	"github.com/funnelwatch/funnelwatch/engine"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 // What a user does on a deal card — completes a task, writes a note,
@@ -144,7 +145,7 @@ func (s *Server) describe(lang string, e *funnelwatch.Event) string {
 		if e.Deal != nil {
 			detail = s.stageName(e.Deal.Pipeline, e.Deal.Stage)
 			if e.Deal.Amount > 0 {
-				detail += ", " + formatMoney(e.Deal.Amount)
+				detail += ", " + ru.Money(e.Deal.Amount)
 			}
 		}
 	case funnelwatch.EventDealStageChanged:
@@ -157,7 +158,7 @@ func (s *Server) describe(lang string, e *funnelwatch.Event) string {
 	case funnelwatch.EventDealUpdated:
 		var parts []string
 		if e.Amount != nil {
-			parts = append(parts, formatMoney(*e.Amount))
+			parts = append(parts, ru.Money(*e.Amount))
 		}
 		for k, v := range e.Fields {
 			parts = append(parts, k+": "+formatField(v))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/report"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 // funnelData is the funnel page: a pipeline's ladder of stages over a
@@ -113,7 +114,7 @@ func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			continue
 		}
 		labels = append(labels, row.Name)
-		values = append(values, fmt.Sprintf("%d · %s", row.DealsNow, formatMoney(row.AmountNow)))
+		values = append(values, fmt.Sprintf("%d · %s", row.DealsNow, ru.Money(row.AmountNow)))
 		counts = append(counts, float64(row.DealsNow))
 		hrefs = append(hrefs, row.Href)
 		class := "bar-open"

@@ -34,11 +34,3 @@ func TestCatalogue(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func TestFormatMoney(t *testing.T) {
-	for v, want := range map[float64]string{0: "0\u00a0₽", 999: "999\u00a0₽", 1234567.4: "1\u202f234\u202f567\u00a0₽", -1500: "−1\u202f500\u00a0₽"} {
-		if got := formatMoney(v); got != want {
-			t.Errorf("formatMoney(%v) = %q, want %q", v, got, want)
-		}
-	}
-}

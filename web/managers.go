@@ -11,6 +11,7 @@ import (
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/report"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 // A scorecard's figures are report.Managers' — the code of GET
@@ -140,7 +141,7 @@ func (x metric) format(lang string, v float64) string {
 	case "pct":
 		return pct(v)
 	case "money":
-		return formatMoney(v)
+		return ru.Money(v)
 	case "seconds":
 		// Calls are short: below an hour the seconds matter (an average
 		// call of 1 min 5 s against 1 min 50 s).

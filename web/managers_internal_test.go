@@ -5,6 +5,7 @@ import (
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/report"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 func TestMedian(t *testing.T) {
@@ -71,7 +72,7 @@ func TestScorecard(t *testing.T) {
 	// c won nothing: no average check, rather than the worst one of 0 ₽;
 	// the median is of a's and b's.
 	chk := line(lines, "avg_check")
-	if chk.Cells[2].Value != "—" || chk.Cells[2].Worse || chk.Median != formatMoney(200) || !chk.Cells[0].Worst {
+	if chk.Cells[2].Value != "—" || chk.Cells[2].Worse || chk.Median != ru.Money(200) || !chk.Cells[0].Worst {
 		t.Errorf("average check without a win: %+v, median %s; want —, unmarked, median of a and b, a the worst", chk.Cells, chk.Median)
 	}
 	// The head of sales' line is shown, never marked.

@@ -23,6 +23,7 @@ import (
 	"github.com/funnelwatch/funnelwatch/auth"
 	"github.com/funnelwatch/funnelwatch/engine"
 	"github.com/funnelwatch/funnelwatch/regulations"
+	"github.com/funnelwatch/funnelwatch/ru"
 )
 
 //go:embed templates/*.html
@@ -219,7 +220,7 @@ func (s *Server) funcs(lang string) template.FuncMap {
 	loc := s.loc
 	return template.FuncMap{
 		"t":     func(key string) string { return tr(lang, key) },
-		"money": formatMoney,
+		"money": ru.Money,
 		"text": func(t funnelwatch.Text) string {
 			if lang == langEN && t.EN != "" {
 				return t.EN
@@ -321,25 +322,4 @@ func (s *Server) stageName(pipeline, stage string) string {
 		}
 	}
 	return stage
-}
-
-// formatMoney writes roubles with thin-space thousands, the Russian way.
-func formatMoney(v float64) string {
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	n := int64(v + 0.5)
-	s := fmt.Sprint(n)
-	var b bytes.Buffer
-	if neg {
-		b.WriteString("−")
-	}
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f")
-		}
-		b.WriteRune(r)
-	}
-	return b.String() + "\u00a0₽"
 }
