@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -258,7 +259,7 @@ func (s *Server) dealPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	for k, v := range d.Deal.Fields {
 		d.Fields = append(d.Fields, option{k, formatField(v)})
 	}
-	slices.SortFunc(d.Fields, func(a, b option) int { return cmpStr(a.Value, b.Value) })
+	slices.SortFunc(d.Fields, func(a, b option) int { return strings.Compare(a.Value, b.Value) })
 	d.CanAct = s.Ingestor != nil && d.Deal.DeletedAt == nil
 	d.DueDefault = now.In(s.loc()).Add(2 * time.Hour).Format("2006-01-02T15:04")
 	title := d.Deal.Name

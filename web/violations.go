@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"strconv"
 	"time"
 
@@ -200,7 +201,7 @@ func (s *Server) filterOptions(c *reqCtx) (rules, stages, users []option) {
 			rules = append(rules, option{id, id})
 		}
 	}
-	slices.SortFunc(rules, func(a, b option) int { return cmpStr(a.Value, b.Value) })
+	slices.SortFunc(rules, func(a, b option) int { return strings.Compare(a.Value, b.Value) })
 	for _, p := range s.Funnel.Pipelines {
 		for _, st := range p.Stages {
 			if st.Type == funnelwatch.StageOpen {
@@ -216,15 +217,6 @@ func (s *Server) filterOptions(c *reqCtx) (rules, stages, users []option) {
 	return rules, stages, users
 }
 
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // evidence lists a finding's evidence object as key, value lines, in the
 // order the engine wrote them; times are shown in the company's timezone.
