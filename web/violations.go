@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -216,7 +216,6 @@ func (s *Server) filterOptions(c *reqCtx) (rules, stages, users []option) {
 	}
 	return rules, stages, users
 }
-
 
 // evidence lists a finding's evidence object as key, value lines, in the
 // order the engine wrote them; times are shown in the company's timezone.
