@@ -52,8 +52,8 @@ type IngestOptions struct {
 	// which the robots' actions are observed, not applied (the CRM's own
 	// robots are in the log), as after an import.
 	ObserveUntil time.Time
-	Batch   int // events per request
-	Clients int // concurrent HTTP clients, each sending its own deals' events
+	Batch        int // events per request
+	Clients      int // concurrent HTTP clients, each sending its own deals' events
 	// Profile, when set, receives a CPU profile of the measured API path
 	// (not of the set-up nor of the baseline).
 	Profile io.Writer

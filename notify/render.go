@@ -124,4 +124,3 @@ func (n *Notifier) render(ctx context.Context, a *funnelwatch.ActionRecord, v *e
 	}
 	return Message{Subject: subject, HTML: h.String(), Text: t.String()}, nil
 }
-

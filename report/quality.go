@@ -427,4 +427,3 @@ func stageName(f *funnelwatch.Funnel, pipeline, stage string) string {
 	}
 	return stage
 }
-

@@ -159,7 +159,6 @@ func ruleName(v *funnelwatch.Violation) string {
 	return v.Rule
 }
 
-
 // ParsePeriod reads a report period: last-week (Monday to Monday before
 // this week), this-week (Monday to now), yesterday, today, last-7-days, or
 // FROM..TO as dates (TO included), in the company's timezone.
