@@ -339,19 +339,15 @@ func (n *Notifier) holdForDigest(ctx context.Context, key string, t target, m *M
 	if held == nil && count < cfg.DigestOver {
 		return false, time.Time{}, nil
 	}
-	// Held with the others: the digest goes when the first held one's
-	// window has passed.
-	due := now.Add(cfg.DigestWithin)
-	if held != nil {
-		due = held.At.Add(cfg.DigestWithin)
-	}
+	// Held with the others, in one window for the whole digest: it goes
+	// when the first held notice's window has passed.
 	heldAt := now
 	if held != nil {
-		heldAt = held.At // one window for the whole digest
+		heldAt = held.At
 	}
 	err := n.save(ctx, &funnelwatch.Notice{ActionKey: key, Target: t.key, User: t.user, Status: funnelwatch.NoticeHeld,
 		At: heldAt, Text: m.Subject})
-	return true, due, err
+	return true, heldAt.Add(cfg.DigestWithin), err
 }
 
 // sendDigest sends the target's held notices as one summary and marks
