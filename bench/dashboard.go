@@ -40,7 +40,11 @@ type DashboardTiming struct {
 	Name          string
 	P50, P95, P99 time.Duration
 	Max           time.Duration
-	Bytes         int // of the last response
+	// First is the first request's time, warm-up included: for the
+	// dashboard and the funnel page of a large company, the time their
+	// figures take to compute (then kept and refreshed in the background).
+	First time.Duration
+	Bytes int // of the last response
 }
 
 // DashboardResult is what the dashboard benchmark measured.
@@ -148,6 +152,7 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 	if err != nil {
 		return nil, err
 	}
+	defer pages.Close()
 	apiSrv := &api.Server{Store: store, Workspace: workspace, Ingestor: in, Tokens: []string{token}, Funnel: f, Now: clock}
 	mux := http.NewServeMux()
 	pages.Routes(mux)
@@ -220,6 +225,7 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 	}
 	times := make([][]time.Duration, len(targets))
 	sizes := make([]int, len(targets))
+	first := make([]time.Duration, len(targets))
 	warmup := max(cfg.Warmup, 0)
 	for round := 0; round < warmup+res.Requests; round++ {
 		for i, t := range targets {
@@ -230,6 +236,9 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
 			sizes[i] = n
+			if round == 0 {
+				first[i] = el
+			}
 			if round >= warmup {
 				times[i] = append(times[i], el)
 			}
@@ -239,7 +248,7 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 		ds := times[i]
 		slices.Sort(ds)
 		res.Timings = append(res.Timings, DashboardTiming{Name: t.name, P50: Quantile(ds, 0.50), P95: Quantile(ds, 0.95), P99: Quantile(ds, 0.99),
-			Max: ds[len(ds)-1], Bytes: sizes[i]})
+			Max: ds[len(ds)-1], First: first[i], Bytes: sizes[i]})
 	}
 	return res, nil
 }
@@ -257,11 +266,12 @@ func (r *DashboardResult) String() string {
 		fmt.Fprintf(&b, "; built in %s", r.Built.Round(time.Second))
 	}
 	fmt.Fprintf(&b, "\n%d requests each, round-robin, signed in as %s (the API with a token):\n", r.Requests, DashboardUser)
-	fmt.Fprintf(&b, "%-32s %10s %10s %10s %10s %10s\n", "", "p50", "p95", "p99", "max", "bytes")
+	fmt.Fprintf(&b, "%-32s %10s %10s %10s %10s %12s %10s\n", "", "p50", "p95", "p99", "max", "first", "bytes")
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
 	for _, t := range r.Timings {
-		fmt.Fprintf(&b, "%-32s %10s %10s %10s %10s %10d\n", t.Name, ms(t.P50), ms(t.P95), ms(t.P99), ms(t.Max), t.Bytes)
+		fmt.Fprintf(&b, "%-32s %10s %10s %10s %10s %12s %10d\n", t.Name, ms(t.P50), ms(t.P95), ms(t.P99), ms(t.Max), ms(t.First), t.Bytes)
 	}
 	fmt.Fprintf(&b, "target: dashboard p95 < %s\n", ms(DashboardTarget))
+	fmt.Fprintf(&b, "(the pages keep figures that take over 100 ms to compute and refresh them in the background: \"first\" is a computation, the rest mostly kept figures)\n")
 	return b.String()
 }

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/auth"
 	"github.com/funnelwatch/funnelwatch/report"
 )
 
@@ -23,6 +25,9 @@ type dashboardData struct {
 	Stages, People hchart
 	Rules          []ruleLine
 	Trend          vchart
+	// AsOf says when the figures were computed, when that was before
+	// the request (a large company's figures are kept; see figures).
+	AsOf asOf
 }
 
 type ruleLine struct {
@@ -44,22 +49,18 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 		s.fail(w, r, err)
 		return
 	}
-	now := s.now()
-	from, to := week(now, s.loc())
+	from, to := week(s.now(), s.loc())
 	d := dashboardData{From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Last: to.AddDate(0, 0, -1)}
-	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
-		stx := scoped(tx, c.scope)
-		var err error
-		if d.Report, err = report.Quality(r.Context(), stx, s.Funnel, from, to, now); err != nil {
-			return err
-		}
-		d.NoTask, d.Overdue, err = s.workload(r, stx, c, now)
-		return err
+	key := "dashboard " + scopeKey(c.scope) + " " + d.From
+	v, asOf, err := s.figures.get(r.Context(), key, func(ctx context.Context) (any, error) {
+		return s.dashboardFigures(ctx, c.scope, from, to)
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	fig := v.(*dashboardFigures)
+	d.Report, d.NoTask, d.Overdue, d.AsOf = fig.Report, fig.NoTask, fig.Overdue, asOf
 	period := func(extra ...string) string {
 		q := url.Values{"from": {d.From}, "to": {d.To}}
 		for i := 0; i+1 < len(extra); i += 2 {
@@ -126,13 +127,37 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 
 func pct(x float64) string { return itoa(int(x*100+0.5)) + "%" }
 
+// dashboardFigures are what the dashboard reads from the store: the
+// week's quality report and the workload now.
+type dashboardFigures struct {
+	Report          *report.QualityReport
+	NoTask, Overdue int
+}
+
+// dashboardFigures computes the dashboard's figures of [from, to) in
+// the scope, at the present.
+func (s *Server) dashboardFigures(ctx context.Context, scope auth.Scope, from, to time.Time) (*dashboardFigures, error) {
+	now := s.now()
+	fig := &dashboardFigures{}
+	err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
+		stx := scoped(tx, scope)
+		var err error
+		if fig.Report, err = report.Quality(ctx, stx, s.Funnel, from, to, now); err != nil {
+			return err
+		}
+		fig.NoTask, fig.Overdue, err = workload(ctx, stx, now)
+		return err
+	})
+	return fig, err
+}
+
 // workload counts, in the scope, the open deals without an open task
 // and the open tasks past their due time: two counts in SQL.
-func (s *Server) workload(r *http.Request, tx funnelwatch.ReadTx, _ *reqCtx, now time.Time) (noTask, overdue int, err error) {
-	if noTask, err = tx.DealsWithoutOpenTask(r.Context(), nil); err != nil {
+func workload(ctx context.Context, tx funnelwatch.ReadTx, now time.Time) (noTask, overdue int, err error) {
+	if noTask, err = tx.DealsWithoutOpenTask(ctx, nil); err != nil {
 		return 0, 0, err
 	}
-	overdue, err = tx.OverdueTasks(r.Context(), nil, now)
+	overdue, err = tx.OverdueTasks(ctx, nil, now)
 	return noTask, overdue, err
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -27,6 +28,8 @@ type funnelData struct {
 	Amount float64
 	// Worst is the stage with the highest bottleneck score ("" for none).
 	Worst string
+	// AsOf says when the figures were computed, when before the request.
+	AsOf asOf
 }
 
 // funnelRow is a line of the report with what the page marks on it.
@@ -70,15 +73,21 @@ func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.notFound(w, r, c)
 		return
 	}
-	err = s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
-		var err error
-		d.Report, err = report.Funnel(r.Context(), tx, s.Funnel, d.Pipeline.ID, d.Period.From, d.Period.To)
-		return err
+	key := "funnel " + d.Pipeline.ID + " " + d.Period.FromDay + " " + d.Period.ToDay
+	v, asOf, err := s.figures.get(r.Context(), key, func(ctx context.Context) (any, error) {
+		var rep *report.FunnelReport
+		err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
+			var err error
+			rep, err = report.Funnel(ctx, tx, s.Funnel, d.Pipeline.ID, d.Period.From, d.Period.To)
+			return err
+		})
+		return rep, err
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	d.Report, d.AsOf = v.(*report.FunnelReport), asOf
 	for _, p := range s.Funnel.Pipelines {
 		v := url.Values{"pipeline": {p.ID}, "from": {d.Period.FromDay}, "to": {d.Period.ToDay}}
 		d.Pipelines = append(d.Pipelines, pipelineTab{ID: p.ID, Name: p.Name, Href: "/funnel?" + v.Encode()})

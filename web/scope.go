@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -148,4 +149,13 @@ func (tx scopedTx) OverdueTasks(ctx context.Context, assignees []string, now tim
 		return 0, nil
 	}
 	return tx.ReadTx.OverdueTasks(ctx, users, now)
+}
+
+// scopeKey names a scope's reach for the kept figures: the same users
+// see the same figures, whoever asks.
+func scopeKey(s auth.Scope) string {
+	if s.All() {
+		return "*"
+	}
+	return strings.Join(s.Users(), ",")
 }

@@ -60,11 +60,21 @@ type Server struct {
 	Demo []DemoLogin
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// KeepFiguresOver is how long the dashboard's or the funnel page's
+	// figures may take to compute before they are kept and refreshed in
+	// the background instead of computed for each request (100 ms when
+	// zero; see figures).
+	KeepFiguresOver time.Duration
 
 	tmpl      map[string]*template.Template // lang + "/" + page
 	cop       *http.CrossOriginProtection
 	backtests chan struct{} // one backtest at a time
+	figures   *figures      // the slow pages' figures, kept
 }
+
+// Close stops the refreshes of kept figures under way and waits for
+// them; call it before closing the store.
+func (s *Server) Close() { s.figures.close() }
 
 // DemoLogin is a login of the demo company shown on its sign-in page.
 type DemoLogin struct {
@@ -97,6 +107,11 @@ func New(s Server) (*Server, error) {
 	}
 	s.cop = http.NewCrossOriginProtection()
 	s.backtests = make(chan struct{}, 1)
+	s.figures = newFigures()
+	s.figures.Logger = s.Logger
+	if s.KeepFiguresOver > 0 {
+		s.figures.Budget = s.KeepFiguresOver
+	}
 	return &s, nil
 }
 
@@ -262,6 +277,10 @@ func (s *Server) funcs(lang string) template.FuncMap {
 				return fmt.Sprintf("−%d", prev-cur)
 			}
 			return "±0"
+		},
+		"clock": func(t time.Time) string { return t.In(loc()).Format("15:04:05") },
+		"secs": func(d time.Duration) string {
+			return strings.Replace(fmt.Sprintf("%.1f", d.Seconds()), ".", decimalSep(lang), 1)
 		},
 		"role": func(r funnelwatch.Role) string { return tr(lang, "role."+string(r)) },
 		"dict": func(kv ...any) map[string]any {

@@ -29,7 +29,10 @@ type testSite struct {
 	in    *engine.Ingestor
 }
 
-func newSite(t *testing.T) *testSite {
+func newSite(t *testing.T) *testSite { t.Helper(); return newSiteWith(t, nil) }
+
+// newSiteWith is newSite with the pages' server set up by set first.
+func newSiteWith(t *testing.T, set func(*web.Server)) *testSite {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fw.db"))
@@ -66,7 +69,11 @@ func newSite(t *testing.T) *testSite {
 			t.Fatal(err)
 		}
 	}
-	pages, err := web.New(web.Server{Store: store, Workspace: "w", Funnel: f, Sync: in.Sync, Ingestor: in, Sessions: sessions})
+	server := web.Server{Store: store, Workspace: "w", Funnel: f, Sync: in.Sync, Ingestor: in, Sessions: sessions}
+	if set != nil {
+		set(&server)
+	}
+	pages, err := web.New(server)
 	if err != nil {
 		t.Fatal(err)
 	}

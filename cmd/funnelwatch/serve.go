@@ -231,6 +231,9 @@ func lease(ctx context.Context, store *sqlstore.Store, log *slog.Logger, wait bo
 
 // close releases the lease and the store.
 func (a *app) close() {
+	if a.pages != nil {
+		a.pages.Close()
+	}
 	if a.release != nil {
 		if err := a.release(); err != nil {
 			a.log.Error("release lease", "err", err)
