@@ -101,6 +101,15 @@ type ReadTx interface {
 	// Session returns the session with the token hash, expired or not
 	// (ENOTFOUND when there is none: signed out, or never signed in).
 	Session(ctx context.Context, tokenHash string) (*Session, error)
+	// Credentials lists, by user id, the users with a password or an
+	// open session at now.
+	Credentials(ctx context.Context, now time.Time) ([]Credential, error)
+	// APITokens lists the issued API tokens, revoked ones too, oldest
+	// first.
+	APITokens(ctx context.Context) ([]*APIToken, error)
+	// APITokenByHash returns the token with the hash, revoked or not
+	// (ENOTFOUND when none was issued).
+	APITokenByHash(ctx context.Context, hash string) (*APIToken, error)
 
 	// StageVisits lists stage visits by the filter, ordered by deal,
 	// entry time, pipeline and stage.
@@ -193,6 +202,12 @@ type Tx interface {
 	// DeleteExpiredSessions removes the sessions expired at now and
 	// returns how many there were.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// CreateAPIToken stores an issued token; an id or hash already
+	// stored is an error with code ECONFLICT.
+	CreateAPIToken(ctx context.Context, t *APIToken) error
+	// RevokeAPIToken revokes the token at the time (ENOTFOUND when no
+	// token has the id; revoking a revoked token keeps its first time).
+	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 }
 
 // DealFilter selects deals. Zero fields do not filter.

@@ -24,9 +24,13 @@ type Server struct {
 	Store     funnelwatch.Store
 	Workspace string
 	Ingestor  *engine.Ingestor
-	// Tokens are the accepted bearer tokens; none means every request is
-	// refused.
-	Tokens  []string
+	// Tokens are the accepted bearer tokens given at start (the
+	// environment's FUNNELWATCH_API_TOKEN); Keys, when set, checks the
+	// tokens an admin issued. With neither, every request is refused.
+	Tokens []string
+	Keys   interface {
+		Valid(ctx context.Context, token string) (bool, error)
+	}
 	MaxBody int64 // DefaultMaxBody when 0
 	Logger  *slog.Logger
 	// Funnel names the stages and users in reports and gives the
@@ -100,7 +104,12 @@ func (s *Server) logger() *slog.Logger {
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.validToken(strings.TrimSpace(got)) {
+		valid, err := s.validToken(r.Context(), strings.TrimSpace(got))
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if !ok || !valid {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="funnelwatch"`)
 			s.error(w, r, funnelwatch.Errorf(funnelwatch.EUNAUTHORIZED, "missing or wrong API token (Authorization: Bearer <token>)"))
 			return
@@ -109,9 +118,9 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request)) http.Handler {
 	})
 }
 
-func (s *Server) validToken(got string) bool {
+func (s *Server) validToken(ctx context.Context, got string) (bool, error) {
 	if got == "" {
-		return false
+		return false, nil
 	}
 	ok := false
 	for _, t := range s.Tokens {
@@ -120,7 +129,11 @@ func (s *Server) validToken(got string) bool {
 			ok = true
 		}
 	}
-	return ok
+	if ok || s.Keys == nil {
+		return ok, nil
+	}
+	// An issued token is found by its hash: nothing to time.
+	return s.Keys.Valid(ctx, got)
 }
 
 // statusOf maps domain error codes to HTTP statuses, in one place.

@@ -55,6 +55,9 @@ type Server struct {
 	Ingestor *engine.Ingestor
 	// Sessions signs users in.
 	Sessions *auth.Sessions
+	// Tokens issues and revokes API tokens on the admin page; without
+	// it the page lists none and offers none.
+	Tokens *auth.APITokens
 	// Demo lists logins and passwords to show on the sign-in page; only
 	// the demo sets it.
 	Demo []DemoLogin
@@ -84,7 +87,7 @@ type DemoLogin struct {
 
 // pages are the page templates; each is parsed with layout.html.
 var pages = []string{"signin.html", "error.html", "dashboard.html", "funnel.html", "violations.html",
-	"deals.html", "deal.html", "tasks.html", "regulations.html", "managers.html"}
+	"deals.html", "deal.html", "tasks.html", "regulations.html", "managers.html", "admin.html"}
 
 // New parses the embedded templates; a broken template fails at start,
 // not on the first request.
@@ -136,6 +139,11 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /tasks", s.page(s.tasksPage))
 	mux.Handle("GET /regulations", s.page(s.regulationsPage))
 	mux.Handle("POST /regulations/check", s.actionUpTo(regulationsMax+64<<10, s.checkRegulations))
+	mux.Handle("GET /admin", s.page(s.adminPage))
+	mux.Handle("POST /admin/users/{id}/password", s.action(s.setPassword))
+	mux.Handle("POST /admin/users/{id}/signout", s.action(s.signOutUser))
+	mux.Handle("POST /admin/tokens", s.action(s.issueToken))
+	mux.Handle("POST /admin/tokens/{id}/revoke", s.action(s.revokeToken))
 }
 
 // cacheFor lets browsers keep the assets for an hour.

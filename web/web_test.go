@@ -27,6 +27,8 @@ type testSite struct {
 	URL   string
 	store funnelwatch.Store
 	in    *engine.Ingestor
+	// sessions signs the site's users in.
+	sessions *auth.Sessions
 }
 
 func newSite(t *testing.T) *testSite { t.Helper(); return newSiteWith(t, nil) }
@@ -64,14 +66,14 @@ func newSiteWith(t *testing.T, set func(*web.Server)) *testSite {
 		t.Fatal(err)
 	}
 	sessions := &auth.Sessions{Store: store, Workspace: "w", Funnel: f, Brake: &auth.Brake{}}
+	server := web.Server{Store: store, Workspace: "w", Funnel: f, Sync: in.Sync, Ingestor: in, Sessions: sessions}
+	if set != nil {
+		set(&server) // may add users to the funnel
+	}
 	for _, u := range f.Users {
 		if err := sessions.SetPassword(ctx, u.ID, u.ID+"-password", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-	}
-	server := web.Server{Store: store, Workspace: "w", Funnel: f, Sync: in.Sync, Ingestor: in, Sessions: sessions}
-	if set != nil {
-		set(&server)
 	}
 	pages, err := web.New(server)
 	if err != nil {
@@ -81,7 +83,7 @@ func newSiteWith(t *testing.T, set func(*web.Server)) *testSite {
 	pages.Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &testSite{URL: srv.URL, store: store, in: in}
+	return &testSite{URL: srv.URL, store: store, in: in, sessions: sessions}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -499,6 +500,51 @@ func TestBrowser(t *testing.T) {
 		b.shot("manager-scorecard")
 		if code := b.open("/managers/anna"); code != 404 {
 			t.Errorf("roman opens Anna's scorecard: %d, want 404", code)
+		}
+	})
+
+	t.Run("AdminIssuesAnAPIToken", func(t *testing.T) {
+		b.t = t
+		// Still roman: no admin page for a manager.
+		if code := b.open("/admin"); code != 404 {
+			t.Errorf("roman opens /admin: %d, want 404", code)
+		}
+		b.signOut()
+		b.signIn("admin")
+		if code := b.click("#nav-admin"); code != 200 {
+			t.Fatalf("the admin's /admin: %d", code)
+		}
+		if n := eval[int](b, `document.querySelectorAll("#admin-users tr.admin-user").length`); n < 10 {
+			t.Errorf("the admin page lists %d users, want the demo's team", n)
+		}
+		step(b, "name the token", chromedp.SetValue(chromedp.CSS(`#issue-token input[name="name"]`), "Скрипт отчётов"))
+		if code := b.click(`#issue-token button[type="submit"]`); code != 200 {
+			t.Fatalf("issue a token: %d", code)
+		}
+		token := b.text("#issued-token")
+		b.shot("admin-token")
+		apiGet := func(tok string) int {
+			req, _ := http.NewRequest("GET", b.base+"/api/v1/reports/quality", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := apiGet(token); code != 200 {
+			t.Fatalf("the API with the issued token %.10s…: %d", token, code)
+		}
+		b.open("/admin")
+		if code := b.click(`#admin-tokens tr.api-token form button[type="submit"]`); code != 200 {
+			t.Fatalf("revoke: %d", code)
+		}
+		if state := b.text("#admin-tokens tr.api-token .token-state"); !strings.Contains(state, "отозван") {
+			t.Errorf("the token's state after revoking: %q", state)
+		}
+		if code := apiGet(token); code != 401 {
+			t.Errorf("the API with the revoked token: %d, want 401", code)
 		}
 	})
 }

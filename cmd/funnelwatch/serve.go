@@ -189,10 +189,12 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	mux := http.NewServeMux()
 	a.api = &api.Server{Store: store, Workspace: workspaceID, Ingestor: a.ingestor, Tokens: tokens, Logger: log,
 		Funnel: &regs.Funnel, Engine: a.live}
+	keys := &auth.APITokens{Store: store, Workspace: workspaceID}
+	a.api.Keys = keys
 	a.api.Routes(mux)
 	a.sessions = &auth.Sessions{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Brake: &auth.Brake{}}
 	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Regulations: regs, Logger: log,
-		Sync: a.ingestor.Sync, Engine: a.live, Ingestor: a.ingestor, Sessions: a.sessions})
+		Sync: a.ingestor.Sync, Engine: a.live, Ingestor: a.ingestor, Sessions: a.sessions, Tokens: keys})
 	if err != nil {
 		store.Close()
 		return nil, err
