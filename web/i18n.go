@@ -316,10 +316,10 @@ const langCookie = "fw_lang"
 
 // language picks the page's language: ?lang= (which also sets the
 // cookie), then the cookie, then Russian.
-func language(w http.ResponseWriter, r *http.Request) string {
+func (s *Server) language(w http.ResponseWriter, r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); l == langRU || l == langEN {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
 		return l
 	}
 	if c, err := r.Cookie(langCookie); err == nil && (c.Value == langRU || c.Value == langEN) {

@@ -62,7 +62,7 @@ func (s *Server) page(h func(http.ResponseWriter, *http.Request, *reqCtx)) http.
 			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		c.lang = language(w, r)
+		c.lang = s.language(w, r)
 		w.Header().Set("Cache-Control", "no-store")
 		h(w, r, c)
 	}))
@@ -88,7 +88,7 @@ func (s *Server) actionUpTo(limit int64, h func(http.ResponseWriter, *http.Reque
 			http.Redirect(w, r, "/signin", http.StatusSeeOther)
 			return
 		}
-		c.lang = language(w, r)
+		c.lang = s.language(w, r)
 		if !auth.ValidCSRF(c.token, r.PostFormValue("csrf")) {
 			s.render(w, r, c, http.StatusForbidden, "error.html", view{Title: "403", Data: tr(c.lang, "err.forbidden")})
 			return
@@ -99,8 +99,12 @@ func (s *Server) actionUpTo(limit int64, h func(http.ResponseWriter, *http.Reque
 
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
 }
+
+// secure reports whether cookies are sent only over HTTPS: under TLS,
+// or behind a TLS proxy (SecureCookies).
+func (s *Server) secure(r *http.Request) bool { return s.SecureCookies || r.TLS != nil }
 
 type signinData struct {
 	UserID string
@@ -109,7 +113,7 @@ type signinData struct {
 }
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
-	c := &reqCtx{lang: language(w, r)}
+	c := &reqCtx{lang: s.language(w, r)}
 	s.showSignin(w, r, c, http.StatusOK, r.URL.Query().Get("user"), "")
 }
 
@@ -134,7 +138,7 @@ func safeNext(next string) string {
 
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	c := &reqCtx{lang: language(w, r)}
+	c := &reqCtx{lang: s.language(w, r)}
 	pre, err := r.Cookie(preCookie)
 	if err != nil || pre.Value == "" || r.PostFormValue("pre") != pre.Value {
 		s.showSignin(w, r, c, http.StatusForbidden, r.PostFormValue("user"), tr(c.lang, "signin.expired"))

@@ -63,6 +63,10 @@ type Server struct {
 	Demo []DemoLogin
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// SecureCookies marks the cookies Secure over plain HTTP too: the
+	// server sits behind a proxy that terminates TLS (serve sets it when
+	// FUNNELWATCH_BASE_URL is an https:// address).
+	SecureCookies bool
 	// KeepFiguresOver is how long the dashboard's or the funnel page's
 	// figures may take to compute before they are kept and refreshed in
 	// the background instead of computed for each request (100 ms when

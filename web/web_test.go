@@ -213,6 +213,28 @@ func TestSignIn(t *testing.T) {
 		if !found {
 			t.Error("no session cookie")
 		}
+		for _, h := range resp.Header.Values("Set-Cookie") {
+			if strings.Contains(h, "Secure") {
+				t.Errorf("cookie %q is Secure over plain HTTP without a TLS proxy", h)
+			}
+		}
+	})
+	t.Run("SecureBehindATLSProxy", func(t *testing.T) {
+		proxied := newSiteWith(t, func(w *web.Server) { w.SecureCookies = true })
+		resp, err := browser(t).Get(proxied.URL + "/signin?lang=en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookies := resp.Header.Values("Set-Cookie")
+		if len(cookies) < 2 {
+			t.Fatalf("sign-in page cookies: %q, want the form's and the language's", cookies)
+		}
+		for _, h := range cookies {
+			if !strings.Contains(h, "; Secure") {
+				t.Errorf("cookie %q is not Secure behind a TLS proxy", h)
+			}
+		}
 	})
 	t.Run("SignOut", func(t *testing.T) {
 		c := browser(t)

@@ -194,7 +194,8 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	a.api.Routes(mux)
 	a.sessions = &auth.Sessions{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Brake: &auth.Brake{}}
 	pages, err := web.New(web.Server{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel, Regulations: regs, Logger: log,
-		Sync: a.ingestor.Sync, Engine: a.live, Ingestor: a.ingestor, Sessions: a.sessions, Tokens: keys})
+		Sync: a.ingestor.Sync, Engine: a.live, Ingestor: a.ingestor, Sessions: a.sessions, Tokens: keys,
+		SecureCookies: strings.HasPrefix(os.Getenv("FUNNELWATCH_BASE_URL"), "https://")})
 	if err != nil {
 		store.Close()
 		return nil, err
