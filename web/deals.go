@@ -178,6 +178,40 @@ type eventLine struct {
 	What string
 }
 
+// dealRef is a deal a list line names: its name, and whether the user
+// may open its card. A finding or a task of the user's can be on a deal
+// that has passed to another manager since: its line names the deal
+// without a link that would answer 404.
+type dealRef struct {
+	Name    string
+	Visible bool
+}
+
+// dealRefs reads the deals with the ids (repeats and empty ids are
+// skipped) in one read.
+func dealRefs(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, ids []string) (map[string]dealRef, error) {
+	refs := map[string]dealRef{}
+	var want []string
+	seen := map[string]bool{"": true}
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			want = append(want, id)
+		}
+	}
+	if len(want) == 0 {
+		return refs, nil
+	}
+	deals, err := tx.Deals(r.Context(), funnelwatch.DealFilter{IDs: want, IncludeDeleted: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deals {
+		refs[d.ID] = dealRef{Name: d.Name, Visible: c.scope.Sees(d.Responsible)}
+	}
+	return refs, nil
+}
+
 // loadDeal reads the deal if the scope sees it; ENOTFOUND otherwise, so
 // a deal outside the scope and a deal that does not exist look the same.
 func (s *Server) loadDeal(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, id string) (*funnelwatch.Deal, error) {
@@ -254,7 +288,7 @@ func (s *Server) dealPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	for i := len(found) - 1; i >= 0; i-- {
 		v := found[i]
-		d.Violations = append(d.Violations, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), DealName: d.Deal.Name, Evidence: s.evidence(v.Evidence)})
+		d.Violations = append(d.Violations, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), Deal: dealRef{Name: d.Deal.Name, Visible: true}, Evidence: s.evidence(v.Evidence)})
 	}
 	for k, v := range d.Deal.Fields {
 		d.Fields = append(d.Fields, option{k, formatField(v)})

@@ -110,6 +110,7 @@ var msgs = map[string][2]string{
 	"admin.issued":                {"Новый токен", "New token"},
 	"admin.issued_once":           {"Скопируйте его сейчас: больше он показан не будет.", "Copy it now: it will not be shown again."},
 	"admin.issued_use":            {"Передавайте его в заголовке", "Send it in the header"},
+	"deal.elsewhere":              {"сделка у другого менеджера", "the deal is another manager's now"},
 	"dash.title":                  {"Дашборд", "Dashboard"},
 	"dash.period":                 {"Неделя", "Week"},
 	"dash.vs_prev":                {"прошлая неделя", "previous week"},

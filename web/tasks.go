@@ -15,7 +15,7 @@ type tasksData struct {
 
 type taskRow struct {
 	*funnelwatch.Task
-	DealName string
+	Deal dealRef
 }
 
 // tasksPage lists the open tasks of the signed-in user (?who=team: of
@@ -31,7 +31,7 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	l := now.In(s.loc())
 	tomorrow := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, s.loc())
 	var tasks []*funnelwatch.Task
-	names := map[string]string{}
+	var deals map[string]dealRef
 	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
 		assignee := c.user.ID
 		if d.Team {
@@ -47,13 +47,7 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 				ids = append(ids, t.DealID)
 			}
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		deals, err := tx.Deals(r.Context(), funnelwatch.DealFilter{IDs: ids})
-		for _, deal := range deals {
-			names[deal.ID] = deal.Name
-		}
+		deals, err = dealRefs(r, tx, c, ids)
 		return err
 	})
 	if err != nil {
@@ -64,7 +58,7 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		if !c.scope.Sees(t.Assignee) {
 			continue
 		}
-		row := taskRow{Task: t, DealName: names[t.DealID]}
+		row := taskRow{Task: t, Deal: deals[t.DealID]}
 		switch {
 		case t.Due == nil:
 			d.NoDue = append(d.NoDue, row)

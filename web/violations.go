@@ -42,7 +42,7 @@ type violationQuery struct {
 type violationLine struct {
 	*funnelwatch.Violation
 	RuleName funnelwatch.Text
-	DealName string
+	Deal     dealRef
 	Evidence []option
 }
 
@@ -115,7 +115,7 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 		return
 	}
 	var found []*funnelwatch.Violation
-	names := map[string]string{}
+	var deals map[string]dealRef
 	if d.Message == "" {
 		err = s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
 			stx := scoped(tx, c.scope)
@@ -135,7 +135,7 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 				return err
 			}
 			slices.Reverse(found)
-			names, err = dealNames(r, tx, found)
+			deals, err = findingDeals(r, tx, c, found)
 			return err
 		})
 		if err != nil {
@@ -144,7 +144,7 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 		}
 	}
 	for _, v := range found {
-		d.Items = append(d.Items, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), DealName: names[v.DealID], Evidence: s.evidence(v.Evidence)})
+		d.Items = append(d.Items, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), Deal: deals[v.DealID], Evidence: s.evidence(v.Evidence)})
 	}
 	pageURL := func(p int) string {
 		q := r.URL.Query()
@@ -162,26 +162,13 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 	s.render(w, r, c, http.StatusOK, "violations.html", view{Nav: "violations", Title: tr(c.lang, "viol.title"), Data: d})
 }
 
-// dealNames names the deals of the findings in one read.
-func dealNames(r *http.Request, tx funnelwatch.ReadTx, vs []*funnelwatch.Violation) (map[string]string, error) {
+// findingDeals reads the deals of the findings in one read.
+func findingDeals(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, vs []*funnelwatch.Violation) (map[string]dealRef, error) {
 	var ids []string
 	for _, v := range vs {
-		if v.DealID != "" && !slices.Contains(ids, v.DealID) {
-			ids = append(ids, v.DealID)
-		}
+		ids = append(ids, v.DealID)
 	}
-	names := map[string]string{}
-	if len(ids) == 0 {
-		return names, nil
-	}
-	deals, err := tx.Deals(r.Context(), funnelwatch.DealFilter{IDs: ids, IncludeDeleted: true})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range deals {
-		names[d.ID] = d.Name
-	}
-	return names, nil
+	return dealRefs(r, tx, c, ids)
 }
 
 // filterOptions are the choices of the filter form: the rules of the

@@ -1,0 +1,67 @@
+package web_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/funnelwatch/funnelwatch"
+)
+
+// A finding and a task of Роман's on a deal that has passed to Ольга:
+// his lists name the deal without a link to a card he may not open.
+func TestListsNameADealPassedToAnother(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	e, err := funnelwatch.DecodeEvent([]byte(`{"id":"pass","type":"deal.responsible_changed","at":"2026-11-02T12:00:00+03:00","deal_id":"D1","to":"olga"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.in.Ingest(ctx, []funnelwatch.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.in.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Date(2026, 11, 2, 11, 30, 0, 0, time.UTC)
+	err = s.store.Update(ctx, "w", func(tx funnelwatch.Tx) error {
+		return tx.SaveViolations(ctx,
+			&funnelwatch.Violation{ID: "v-d1", Rule: "task_overdue", Severity: funnelwatch.SeverityViolation, DealID: "D1", TaskID: "T1",
+				User: "roman", Pipeline: "sales", Stage: "ready", OpenedAt: opened, Evidence: []byte(`{}`)},
+			&funnelwatch.Violation{ID: "v-d3", Rule: "no_next_task", Severity: funnelwatch.SeverityViolation, DealID: "D3",
+				User: "roman", Pipeline: "sales", Stage: "target", OpenedAt: opened, Evidence: []byte(`{}`)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	s.signIn(t, c, "roman", "roman-password")
+	_, page := get(t, c, s.URL+"/violations?from=2026-11-01&to=2026-11-30")
+	if strings.Contains(page, `href="/deals/D1"`) {
+		t.Error("roman's violations link to D1, which is Ольга's now (a 404 for him)")
+	}
+	if !regexp.MustCompile(`<span class="deal-elsewhere">BMW X5 <small class="muted">\(сделка у другого менеджера\)`).MatchString(page) {
+		t.Errorf("roman's violations do not name D1 as another manager's:\n%s", page)
+	}
+	if !strings.Contains(page, `href="/deals/D3"`) {
+		t.Error("roman's own deal D3 is not linked")
+	}
+	if code, _ := get(t, c, s.URL+"/deals/D1"); code != 404 {
+		t.Fatalf("roman opens D1: %d, want 404 (what the link would have led to)", code)
+	}
+	_, page = get(t, c, s.URL+"/tasks")
+	if !strings.Contains(page, "Перезвонить") {
+		t.Fatalf("roman's task T1 is not on his tasks page:\n%s", page)
+	}
+	if strings.Contains(page, `href="/deals/D1"`) || !strings.Contains(page, `class="deal-elsewhere"`) {
+		t.Errorf("roman's task on D1 links to a card he may not open:\n%s", page)
+	}
+	// Ольга, responsible now, opens it from her lists.
+	o := browser(t)
+	s.signIn(t, o, "olga", "olga-password")
+	if code, _ := get(t, o, s.URL+"/deals/D1"); code != 200 {
+		t.Errorf("olga opens D1: %d", code)
+	}
+}
