@@ -52,7 +52,12 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 	from, to := week(s.now(), s.loc())
 	d := dashboardData{From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Last: to.AddDate(0, 0, -1)}
 	key := "dashboard " + scopeKey(c.scope) + " " + d.From
-	v, asOf, err := s.figures.get(r.Context(), key, func(ctx context.Context) (any, error) {
+	version, err := s.dataVersion(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, asOf, err := s.figures.get(r.Context(), key, version, func(ctx context.Context) (any, error) {
 		return s.dashboardFigures(ctx, c.scope, from, to)
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/funnelwatch/funnelwatch"
 )
 
 // figures keeps the figures of the pages whose reads grow with the data
@@ -16,16 +18,21 @@ import (
 // Figures that compute faster than Budget are never kept: a company of
 // ordinary size (the demo computes its dashboard in a few milliseconds)
 // always sees figures as of the request, the task just completed
-// included. Kept figures are refreshed in the background once they are
-// older than five times their computation (at least MinRefresh), so the
-// refreshes take at most a fifth of one core; figures older than MaxAge
-// are recomputed before the page answers (after a night, nobody is
-// shown the evening's).
+// included. Kept figures carry the version of the data they were
+// computed from (the count of the log's events); once it has changed,
+// figures that took less than Patience to compute are computed again
+// for the request, so a page that was slow once (a busy machine) does
+// not go on showing a past state. Slower ones answer while a background
+// refresh recomputes them, once they are older than five times their
+// computation (at least MinRefresh), so the refreshes take at most a
+// fifth of one core; figures older than MaxAge are recomputed before the
+// page answers (after a night, nobody is shown the evening's).
 //
 // Ages are on the wall clock (time.Now), whatever clock the pages use
 // for their periods.
 type figures struct {
 	Budget     time.Duration
+	Patience   time.Duration
 	MinRefresh time.Duration
 	MaxAge     time.Duration
 	// MaxEntries bounds the kept figures (one per scope, period and
@@ -45,6 +52,7 @@ type figures struct {
 // figure is one kept computation, or one under way (done open).
 type figure struct {
 	val        any
+	version    int64         // of the data it was computed from
 	at         time.Time     // when its computation started
 	took       time.Duration // how long it took
 	refreshing bool
@@ -62,9 +70,22 @@ type asOf struct {
 // request.
 func (a asOf) Kept() bool { return !a.At.IsZero() }
 
+// dataVersion is the version of the data the kept figures are checked
+// against: the count of the log's events, which every event — a CRM's, a
+// page's, a robot's action — moves.
+func (s *Server) dataVersion(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
+		var err error
+		n, err = tx.EventCount(ctx)
+		return err
+	})
+	return n, err
+}
+
 func newFigures() *figures {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &figures{Budget: 100 * time.Millisecond, MinRefresh: 5 * time.Second, MaxAge: 5 * time.Minute, MaxEntries: 256,
+	return &figures{Budget: 100 * time.Millisecond, Patience: time.Second, MinRefresh: 5 * time.Second, MaxAge: 5 * time.Minute, MaxEntries: 256,
 		ctx: ctx, cancel: cancel}
 }
 
@@ -73,10 +94,10 @@ func (c *figures) refreshAfter(took time.Duration) time.Duration {
 	return min(max(c.MinRefresh, 5*took), c.MaxAge)
 }
 
-// get returns the figures of key: kept ones when they are young enough,
-// else what compute returns now. A computation of the same key under way
-// is waited for, not repeated.
-func (c *figures) get(ctx context.Context, key string, compute func(context.Context) (any, error)) (any, asOf, error) {
+// get returns the figures of key for the data at version: kept ones
+// when they may answer, else what compute returns now. A computation of
+// the same key under way is waited for, not repeated.
+func (c *figures) get(ctx context.Context, key string, version int64, compute func(context.Context) (any, error)) (any, asOf, error) {
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = map[string]*figure{}
@@ -98,13 +119,13 @@ func (c *figures) get(ctx context.Context, key string, compute func(context.Cont
 			continue
 		}
 		age := time.Since(f.at)
-		if age >= c.MaxAge {
+		if age >= c.MaxAge || (f.version != version && f.took < c.Patience) {
 			break
 		}
 		if age >= c.refreshAfter(f.took) && !f.refreshing {
 			f.refreshing = true
 			c.wg.Add(1)
-			go c.refresh(key, f, compute)
+			go c.refresh(key, f, version, compute)
 		}
 		val, a := f.val, asOf{At: f.at, Took: f.took}
 		c.mu.Unlock()
@@ -124,15 +145,16 @@ func (c *figures) get(ctx context.Context, key string, compute func(context.Cont
 	if c.m[key] == pending {
 		delete(c.m, key)
 		if err == nil && took >= c.Budget {
-			c.keep(key, &figure{val: val, at: start, took: took})
+			c.keep(key, &figure{val: val, version: version, at: start, took: took})
 		}
 	}
 	return val, asOf{}, err
 }
 
 // refresh recomputes f's figures in the background and puts them in its
-// place (unless something newer took it).
-func (c *figures) refresh(key string, f *figure, compute func(context.Context) (any, error)) {
+// place (unless something newer took it). They are of the data at
+// version or later: the version is read before computing.
+func (c *figures) refresh(key string, f *figure, version int64, compute func(context.Context) (any, error)) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(c.ctx, c.MaxAge)
 	defer cancel()
@@ -154,7 +176,7 @@ func (c *figures) refresh(key string, f *figure, compute func(context.Context) (
 		// Quick again: the next request computes its own.
 		delete(c.m, key)
 	default:
-		c.m[key] = &figure{val: val, at: start, took: took}
+		c.m[key] = &figure{val: val, version: version, at: start, took: took}
 	}
 }
 

@@ -74,7 +74,12 @@ func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	key := "funnel " + d.Pipeline.ID + " " + d.Period.FromDay + " " + d.Period.ToDay
-	v, asOf, err := s.figures.get(r.Context(), key, func(ctx context.Context) (any, error) {
+	version, err := s.dataVersion(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, asOf, err := s.figures.get(r.Context(), key, version, func(ctx context.Context) (any, error) {
 		var rep *report.FunnelReport
 		err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
 			var err error
