@@ -85,7 +85,7 @@ func (s *Server) dataVersion(ctx context.Context) (int64, error) {
 
 func newFigures() *figures {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &figures{Budget: 100 * time.Millisecond, Patience: time.Second, MinRefresh: 5 * time.Second, MaxAge: 5 * time.Minute, MaxEntries: 256,
+	return &figures{Budget: 100 * time.Millisecond, Patience: 300 * time.Millisecond, MinRefresh: 5 * time.Second, MaxAge: 5 * time.Minute, MaxEntries: 256,
 		ctx: ctx, cancel: cancel}
 }
 
