@@ -79,7 +79,7 @@ func (c *checker) decodeReports(items []item) {
 				}
 				if s == string(AssignResponsible) || s == string(AssignSupervisor) {
 					c.errorf(ri.at, ri.path, "%s needs a deal; a report goes to user:ID, role:NAME, chat:ID or email:ADDRESS",
-						"%s бывает только у сделки; отчёт отправляют на user:ID, role:NAME, chat:ID или email:ADDRESS", s)
+						"%s определяется по сделке; отчёт отправляют на user:ID, role:NAME, chat:ID или email:ADDRESS", s)
 					continue
 				}
 				if r, ok := c.assignee(s, ri.path, ri.at, true); ok {
