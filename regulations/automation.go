@@ -39,14 +39,14 @@ func (c *checker) decodeAutomations(items []item) {
 		}
 		a := Automation{Line: m.at.line}
 		id, ide := m.required("id")
-		if ide != nil && c.checkID(ide, m.key("id"), id) && c.unique(c.autoAt, ide, m.key("id"), "automation id", id) {
+		if ide != nil && c.checkID(ide, m.key("id"), id) && c.unique(c.autoAt, ide, m.key("id"), text("automation id", "id автоматизации"), id) {
 			a.ID = id
 		}
 		known := false
 		if w, e := m.required("when"); e != nil {
 			a.When = Trigger(w)
 			if known = slices.Contains(Triggers, a.When); !known {
-				c.errorf(e.valPos(), m.key("when"), "unknown trigger %q (valid: %s)", w, triggerList())
+				c.errorf(e.valPos(), m.key("when"), "unknown trigger %q (valid: %s)", "неизвестный триггер %q (допустимые: %s)", w, triggerList())
 			}
 		}
 		a.Pipelines = c.pipelineScope(m)
@@ -65,29 +65,32 @@ func (c *checker) decodeAutomations(items []item) {
 		// ignored, which is worse than an error.
 		a.Field = c.triggerText(m, "field", known, a.When, TriggerFieldChanged)
 		if e := m.get("idle"); e != nil && known && a.When != TriggerDealIdle {
-			c.errorf(e.at, m.key("idle"), "idle applies only to when: %s", TriggerDealIdle)
+			c.errorf(e.at, m.key("idle"), "idle applies only to when: %s", "idle действует только при when: %s", TriggerDealIdle)
 		} else if e != nil {
 			a.Idle, _ = c.durationOf(e.val, m.key("idle"), "idle", true)
 		} else if a.When == TriggerDealIdle {
-			c.errorf(m.at, m.key("idle"), "idle is required for when: %s (how long without activity, e.g. 3d)", TriggerDealIdle)
+			c.errorf(m.at, m.key("idle"), "idle is required for when: %s (how long without activity, e.g. 3d)",
+				"для when: %s нужен idle (сколько времени без активности, например 3d)", TriggerDealIdle)
 		}
 		a.Cron = c.triggerText(m, "cron", known, a.When, TriggerSchedule)
 		if a.Cron != "" {
 			e := m.lookup("cron")
 			if cr, err := ParseCron(a.Cron); err != nil {
-				c.errorf(e.valPos(), m.key("cron"), "%v", err)
+				c.report(e.valPos(), m.key("cron"), err)
 			} else {
 				a.Schedule = cr
 			}
 		} else if a.When == TriggerSchedule && !m.has("cron") {
-			c.errorf(m.at, m.key("cron"), "cron is required for when: schedule (e.g. \"0 9 * * MON\")")
+			c.errorf(m.at, m.key("cron"), "cron is required for when: schedule (e.g. \"0 9 * * MON\")",
+				"для when: schedule нужен cron (например, \"0 9 * * MON\")")
 		}
 		a.After, _ = m.duration("after", false)
 		if s, e := m.str("if"); e != nil {
 			if s == "" {
-				c.errorf(e.valPos(), m.key("if"), "if is empty: write a condition or remove the key")
+				c.errorf(e.valPos(), m.key("if"), "if is empty: write a condition or remove the key",
+					"if пуст: напишите условие или удалите ключ")
 			} else if err := checkExpr(s); err != nil {
-				c.errorf(e.valPos(), m.key("if"), "bad condition: %v", err)
+				c.errorf(e.valPos(), m.key("if"), "bad condition: %v", "ошибка в условии: %v", err)
 			}
 			a.If = s
 		}
@@ -97,7 +100,7 @@ func (c *checker) decodeAutomations(items []item) {
 			if de != nil {
 				at = de.at
 			}
-			c.errorf(at, m.key("do"), "do is required: a list of actions (%s)", kindList())
+			c.errorf(at, m.key("do"), "do is required: a list of actions (%s)", "не указан do: список действий (%s)", kindList())
 		}
 		a.Do = c.actions(do, scope)
 		m.done("")
@@ -114,11 +117,11 @@ func (c *checker) triggerText(m *mapping, k string, known bool, when, owner Trig
 		return ""
 	}
 	if known && when != owner {
-		c.errorf(e.at, m.key(k), "%s applies only to when: %s", k, owner)
+		c.errorf(e.at, m.key(k), "%s applies only to when: %s", "%s действует только при when: %s", k, owner)
 		return ""
 	}
 	if s == "" {
-		c.errorf(e.valPos(), m.key(k), "%s must not be empty", k)
+		c.errorf(e.valPos(), m.key(k), "%s must not be empty", "ключ %s не может быть пустым", k)
 	}
 	return s
 }
@@ -128,7 +131,8 @@ func (c *checker) pipelineScope(m *mapping) []string {
 	one, oe := m.str("pipeline")
 	many, items := m.texts("pipelines", true)
 	if oe != nil && m.has("pipelines") {
-		c.errorf(oe.at, m.key("pipeline"), "write either pipeline or pipelines, not both")
+		c.errorf(oe.at, m.key("pipeline"), "write either pipeline or pipelines, not both",
+			"укажите либо pipeline, либо pipelines, но не оба")
 		return nil
 	}
 	if oe != nil {
@@ -151,7 +155,8 @@ func (c *checker) scopedStage(s string, pipelines []string, key string, at pos) 
 	}
 	ref := c.stageRef(s, scope, key, at)
 	if p, _, ok := strings.Cut(ref, "/"); ok && len(pipelines) > 0 && !slices.Contains(pipelines, p) {
-		c.errorf(at, key, "stage %q is outside the pipelines given (%s)", ref, strings.Join(pipelines, ", "))
+		c.errorf(at, key, "stage %q is outside the pipelines given (%s)",
+			"этап %q не входит в указанные воронки (%s)", ref, strings.Join(pipelines, ", "))
 	}
 	return ref
 }
@@ -161,19 +166,20 @@ func (c *checker) scopedStage(s string, pipelines []string, key string, at pos) 
 // read. scope is the pipeline a bare stage id belongs to ("" if none).
 func (c *checker) stageRef(s, scope, key string, at pos) string {
 	if s == "" {
-		c.errorf(at, key, "empty stage reference (use pipeline/stage)")
+		c.errorf(at, key, "empty stage reference (use pipeline/stage)", "пустая ссылка на этап (пишите pipeline/stage)")
 		return ""
 	}
 	if p, st, ok := strings.Cut(s, "/"); ok {
 		if p == "" || st == "" || strings.Contains(st, "/") {
-			c.errorf(at, key, "bad stage reference %q (use pipeline/stage)", s)
+			c.errorf(at, key, "bad stage reference %q (use pipeline/stage)", "неверная ссылка на этап %q (пишите pipeline/stage)", s)
 			return ""
 		}
 		c.ref(refStage, key, at, s)
 		return s
 	}
 	if scope == "" {
-		c.errorf(at, key, "stage %q must be written pipeline/stage here (no single pipeline to take it from)", s)
+		c.errorf(at, key, "stage %q must be written pipeline/stage here (no single pipeline to take it from)",
+			"этап %q здесь нужно писать как pipeline/stage (нет одной воронки, к которой его отнести)", s)
 		return ""
 	}
 	ref := scope + "/" + s
@@ -199,7 +205,8 @@ func (c *checker) actions(items []item, scope string) []Action {
 			continue
 		}
 		if len(m.entries) != 1 {
-			c.errorf(m.at, it.path, "an action is a map of one key (%s); put each action in its own list item", kindList())
+			c.errorf(m.at, it.path, "an action is a map of one key (%s); put each action in its own list item",
+				"действие — это один ключ (%s); каждое действие пишите отдельным элементом списка", kindList())
 			for _, e := range m.entries {
 				e.used = true
 			}
@@ -210,11 +217,11 @@ func (c *checker) actions(items []item, scope string) []Action {
 		key := m.key(e.key)
 		a := Action{Kind: ActionKind(e.key), Line: e.at.line}
 		if !slices.Contains(actionKinds, a.Kind) {
-			c.errorf(e.at, key, "unknown action %s (valid: %s)", e.key, kindList())
+			c.errorf(e.at, key, "unknown action %s (valid: %s)", "неизвестное действие %s (допустимые: %s)", e.key, kindList())
 			continue
 		}
 		if isNull(e.val) {
-			c.errorf(e.at, key, "%s needs a value", e.key)
+			c.errorf(e.at, key, "%s needs a value", "для %s нужно значение", e.key)
 			continue
 		}
 		if c.action(&a, e, key, scope) {
@@ -239,7 +246,8 @@ func (c *checker) notify(e *entry, key string) ([]Recipient, string) {
 		te := m.get("to")
 		m.done("")
 		if te == nil {
-			c.errorf(m.at, m.key("to"), "to is required (notify: {to: [supervisor], channel: email})")
+			c.errorf(m.at, m.key("to"), "to is required (notify: {to: [supervisor], channel: email})",
+				"не указан to (notify: {to: [supervisor], channel: email})")
 			return nil, channel
 		}
 		val, key = te.val, m.key("to")
@@ -253,7 +261,7 @@ func (c *checker) notify(e *entry, key string) ([]Recipient, string) {
 		}
 	}
 	if len(to) == 0 && len(c.errs) == n0 {
-		c.errorf(e.valPos(), key, "notify needs at least one recipient")
+		c.errorf(e.valPos(), key, "notify needs at least one recipient", "в notify нужен хотя бы один получатель")
 	}
 	return to, channel
 }
@@ -284,7 +292,7 @@ func (c *checker) action(a *Action, e *entry, key, scope string) bool {
 			m.done("")
 		}
 		if a.Message.Template == "" && len(c.errs) == n0 {
-			c.errorf(e.valPos(), key, "message needs a template")
+			c.errorf(e.valPos(), key, "message needs a template", "в message нужен шаблон (template)")
 		}
 	case ActionWebhook:
 		var u string
@@ -302,7 +310,8 @@ func (c *checker) action(a *Action, e *entry, key, scope string) bool {
 		}
 		if u != "" {
 			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-				c.errorf(at, key, "bad webhook URL %q (want http:// or https://)", u)
+				c.errorf(at, key, "bad webhook URL %q (want http:// or https://)",
+					"неверный адрес вебхука %q (нужен http:// или https://)", u)
 			}
 			a.Webhook = &WebhookSpec{URL: u}
 		}
@@ -332,7 +341,8 @@ func (c *checker) task(e *entry, key string) *TaskSpec {
 	t := &TaskSpec{Assignee: Assignee{Kind: AssignResponsible}, Kind: "follow-up"}
 	t.Text, _ = m.required("text")
 	if !m.has("due") {
-		c.errorf(m.at, m.key("due"), "due is required (how long the assignee has, e.g. 15m)")
+		c.errorf(m.at, m.key("due"), "due is required (how long the assignee has, e.g. 15m)",
+			"не указан due (сколько времени у исполнителя, например 15m)")
 	}
 	t.Due, _ = m.duration("due", true)
 	if s, ae := m.str("assignee"); ae != nil {
@@ -357,7 +367,7 @@ func (c *checker) assignee(s, key string, at pos, recipient bool) (Assignee, boo
 	val = strings.TrimSpace(val)
 	a := Assignee{Kind: AssigneeKind(kind), Value: val}
 	if ok && val == "" {
-		c.errorf(at, key, "%q names nobody: write %s:NAME", s, kind)
+		c.errorf(at, key, "%q names nobody: write %s:NAME", "в %q никто не указан: пишите %s:NAME", s, kind)
 		return Assignee{}, false
 	}
 	switch {
@@ -369,25 +379,31 @@ func (c *checker) assignee(s, key string, at pos, recipient bool) (Assignee, boo
 		return a, true
 	case ok && recipient && a.Kind == AssignChat:
 		if !validChat(val) {
-			c.errorf(at, key, "bad Telegram chat id %q (a number like -100500, or @name)", val)
+			c.errorf(at, key, "bad Telegram chat id %q (a number like -100500, or @name)",
+				"неверный id чата Telegram %q (число вроде -100500 или @name)", val)
 			return Assignee{}, false
 		}
 		return a, true
 	case ok && recipient && a.Kind == AssignEmail:
 		if !validEmail(val) {
-			c.errorf(at, key, "bad e-mail address %q", val)
+			c.errorf(at, key, "bad e-mail address %q", "неверный адрес e-mail %q", val)
 			return Assignee{}, false
 		}
 		return a, true
 	case ok && !recipient && (a.Kind == AssignChat || a.Kind == AssignEmail):
-		c.errorf(at, key, "%s is a recipient, not an assignee (use responsible, supervisor, user:ID, role:NAME, round_robin:NAME)", s)
+		c.errorf(at, key, "%s is a recipient, not an assignee (use responsible, supervisor, user:ID, role:NAME, round_robin:NAME)",
+			"%s — это получатель уведомлений, а не исполнитель (пишите responsible, supervisor, user:ID, role:NAME, round_robin:NAME)", s)
 		return Assignee{}, false
 	}
 	forms := "responsible, supervisor, user:ID, role:NAME, round_robin:NAME"
 	if recipient {
 		forms += ", chat:ID, email:ADDRESS"
 	}
-	c.errorf(at, key, "unknown %s %q (use %s)", map[bool]string{false: "assignee", true: "recipient"}[recipient], s, forms)
+	what := text("assignee", "исполнитель")
+	if recipient {
+		what = text("recipient", "получатель")
+	}
+	c.errorf(at, key, "unknown %s %q (use %s)", "неизвестный %s %q (пишите %s)", what, s, forms)
 	return Assignee{}, false
 }
 

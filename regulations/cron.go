@@ -1,10 +1,11 @@
 package regulations
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/funnelwatch/funnelwatch"
 )
 
 // Cron is a parsed five-field cron expression: minute, hour, day of month,
@@ -27,18 +28,19 @@ type Cron struct {
 // cronField describes one of the five fields.
 type cronField struct {
 	name   string
+	ru     string // the name in Russian, for messages
 	lo, hi int
 	names  []string // names[i] stands for base+i
 	base   int
 }
 
 var cronFields = [5]cronField{
-	{name: "minute", lo: 0, hi: 59},
-	{name: "hour", lo: 0, hi: 23},
-	{name: "day of month", lo: 1, hi: 31},
-	{name: "month", lo: 1, hi: 12, base: 1,
+	{name: "minute", ru: "минуты", lo: 0, hi: 59},
+	{name: "hour", ru: "часы", lo: 0, hi: 23},
+	{name: "day of month", ru: "день месяца", lo: 1, hi: 31},
+	{name: "month", ru: "месяц", lo: 1, hi: 12, base: 1,
 		names: []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}},
-	{name: "day of week", lo: 0, hi: 7, base: 0,
+	{name: "day of week", ru: "день недели", lo: 0, hi: 7, base: 0,
 		names: []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}},
 }
 
@@ -62,14 +64,15 @@ func ParseCron(expr string) (*Cron, error) {
 	}
 	fs := strings.Fields(spec)
 	if len(fs) != 5 {
-		return nil, fmt.Errorf("bad cron %q: want 5 fields (minute hour day-of-month month day-of-week), got %d", expr, len(fs))
+		return nil, problemf("bad cron %q: want 5 fields (minute hour day-of-month month day-of-week), got %d",
+			"неверное расписание cron %q: нужно 5 полей (минуты, часы, день месяца, месяц, день недели), а здесь %d", expr, len(fs))
 	}
 	c := &Cron{expr: strings.TrimSpace(expr)}
 	sets := [5]*uint64{&c.minute, &c.hour, &c.dom, &c.month, &c.dow}
 	for i, f := range fs {
 		bits, err := cronFields[i].parse(f)
 		if err != nil {
-			return nil, fmt.Errorf("bad cron %q: %w", expr, err)
+			return nil, problemf("bad cron %q: %s", "неверное расписание cron %q: %s", expr, err)
 		}
 		*sets[i] = bits
 	}
@@ -79,7 +82,8 @@ func ParseCron(expr string) (*Cron, error) {
 	c.domStar = strings.HasPrefix(fs[2], "*")
 	c.dowStar = strings.HasPrefix(fs[4], "*")
 	if !c.domStar && c.dowStar && !c.domFits() {
-		return nil, fmt.Errorf("bad cron %q: the day of month never occurs in the months given, so it never fires", expr)
+		return nil, problemf("bad cron %q: the day of month never occurs in the months given, so it never fires",
+			"неверное расписание cron %q: такого дня месяца нет ни в одном из указанных месяцев, оно никогда не сработает", expr)
 	}
 	return c, nil
 }
@@ -105,18 +109,21 @@ func (c *Cron) domFits() bool {
 	return false
 }
 
+// label is the field's name in both languages.
+func (f cronField) label() funnelwatch.Text { return funnelwatch.Text{EN: f.name, RU: f.ru} }
+
 func (f cronField) parse(s string) (uint64, error) {
 	var bits uint64
 	for part := range strings.SplitSeq(s, ",") {
 		if part == "" {
-			return 0, fmt.Errorf("%s: empty item in %q", f.name, s)
+			return 0, problemf("%s: empty item in %q", "%s: пустой элемент в %q", f.label(), s)
 		}
 		rng, stepText, hasStep := strings.Cut(part, "/")
 		step := 1
 		if hasStep {
 			n, err := strconv.Atoi(stepText)
 			if err != nil || n < 1 {
-				return 0, fmt.Errorf("%s: bad step %q in %q (want */n with n ≥ 1)", f.name, stepText, part)
+				return 0, problemf("%s: bad step %q in %q (want */n with n ≥ 1)", "%s: неверный шаг %q в %q (нужно */n, где n ≥ 1)", f.label(), stepText, part)
 			}
 			step = n
 		}
@@ -137,7 +144,7 @@ func (f cronField) parse(s string) (uint64, error) {
 				return 0, err
 			}
 			if lo > hi {
-				return 0, fmt.Errorf("%s: range %q runs backwards", f.name, rng)
+				return 0, problemf("%s: range %q runs backwards", "%s: в диапазоне %q начало больше конца", f.label(), rng)
 			}
 		default:
 			v, err := f.value(rng)
@@ -159,7 +166,7 @@ func (f cronField) parse(s string) (uint64, error) {
 // value reads a number or a name of the field and checks its range.
 func (f cronField) value(s string) (int, error) {
 	if s == "" {
-		return 0, fmt.Errorf("%s: missing value", f.name)
+		return 0, problemf("%s: missing value", "%s: не указано значение", f.label())
 	}
 	for i, n := range f.names {
 		if strings.EqualFold(s, n) {
@@ -169,12 +176,12 @@ func (f cronField) value(s string) (int, error) {
 	v, err := strconv.Atoi(s)
 	if err != nil {
 		if f.names != nil {
-			return 0, fmt.Errorf("%s: %q is not a number or a name (%s-%s)", f.name, s, f.names[0], f.names[len(f.names)-1])
+			return 0, problemf("%s: %q is not a number or a name (%s-%s)", "%s: %q — не число и не название (%s-%s)", f.label(), s, f.names[0], f.names[len(f.names)-1])
 		}
-		return 0, fmt.Errorf("%s: %q is not a number", f.name, s)
+		return 0, problemf("%s: %q is not a number", "%s: %q — не число", f.label(), s)
 	}
 	if v < f.lo || v > f.hi {
-		return 0, fmt.Errorf("%s: %d is out of range %d-%d", f.name, v, f.lo, f.hi)
+		return 0, problemf("%s: %d is out of range %d-%d", "%s: %d вне диапазона %d-%d", f.label(), v, f.lo, f.hi)
 	}
 	return v, nil
 }

@@ -1,7 +1,6 @@
 package regulations
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -30,7 +29,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if in == "0" {
 		return 0, nil
 	}
-	bad := fmt.Errorf("bad duration %q (use 90s, 15m, 2h, 1d, 7d)", s)
+	bad := problemf("bad duration %q (use 90s, 15m, 2h, 1d, 7d)", "неверная длительность %q (пишите 90s, 15m, 2h, 1d, 7d)", s)
 	if in == "" {
 		return 0, bad
 	}
@@ -51,12 +50,12 @@ func ParseDuration(s string) (time.Duration, error) {
 		for _, c := range in[i:j] {
 			n = n*10 + int64(c-'0')
 			if n > math.MaxInt64/int64(7*24*time.Hour) {
-				return 0, fmt.Errorf("duration %q is too long", s)
+				return 0, problemf("duration %q is too long", "длительность %q слишком велика", s)
 			}
 		}
 		d := time.Duration(n) * unit
 		if total > math.MaxInt64-d {
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, problemf("duration %q is too long", "длительность %q слишком велика", s)
 		}
 		total += d
 		i = j + 1
@@ -86,11 +85,11 @@ func (d *decoder) durationOf(n ast.Node, key, name string, positive bool) (time.
 	}
 	v, err := ParseDuration(s)
 	if err != nil {
-		d.errorf(posOf(n), key, "%s", err.Error())
+		d.report(posOf(n), key, err)
 		return 0, false
 	}
 	if positive && v == 0 {
-		d.errorf(posOf(n), key, "%s must be more than 0", name)
+		d.errorf(posOf(n), key, "%s must be more than 0", "значение %s должно быть больше 0", name)
 		return 0, false
 	}
 	return v, true

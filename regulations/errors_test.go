@@ -43,6 +43,9 @@ func parseErrors(t *testing.T, src string) regulations.Errors {
 	if !errors.As(err, &errs) {
 		t.Fatalf("error %T is not Errors: %v", err, err)
 	}
+	for _, e := range errs {
+		checkRussian(t, e)
+	}
 	return errs
 }
 

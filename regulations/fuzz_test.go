@@ -12,7 +12,8 @@ import (
 // FuzzParse feeds Parse arbitrary bytes. Whatever the input, Parse must
 // not panic, must return either regulations or Errors (never both, never
 // neither), and every error must point into the file: a line from 1 to
-// the number of lines, a column from 1, sorted by line.
+// the number of lines, a column from 1, sorted by line, and say what is
+// wrong in Russian as well as in English.
 func FuzzParse(f *testing.F) {
 	example, err := os.ReadFile(example)
 	if err != nil {
@@ -65,6 +66,7 @@ func FuzzParse(f *testing.F) {
 			if e.Msg == "" {
 				t.Fatalf("error without a message at line %d", e.Line)
 			}
+			checkRussian(t, e)
 		}
 	})
 }

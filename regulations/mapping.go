@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/funnelwatch/funnelwatch"
 )
 
 // Typed reads of maps and lists. Each read marks its key as known, so
@@ -55,7 +57,7 @@ func (d *decoder) asMap(n ast.Node, path string, at pos) *mapping {
 		m.at = posOf(v)
 		d.addEntries(m, []*ast.MappingValueNode{v}, 0)
 	default:
-		d.errorf(posOf(n), path, "want a map of keys, got %s", kindOf(n))
+		d.errorf(posOf(n), path, "want a map of keys, got %s", "нужен набор ключей (ключ: значение), а здесь %s", kindOf(n))
 		return nil
 	}
 	return m
@@ -76,18 +78,18 @@ func (d *decoder) addEntries(m *mapping, values []*ast.MappingValueNode, depth i
 		k := scalarText(mv.Key)
 		at := posOf(mv.Key)
 		if k == "" {
-			d.errorf(at, m.path, "a key must be a plain word, got %s", kindOf(mv.Key))
+			d.errorf(at, m.path, "a key must be a plain word, got %s", "ключ должен быть простым словом, а здесь %s", kindOf(mv.Key))
 			continue
 		}
 		if first := m.lookup(k); first != nil {
-			d.errorf(at, m.key(k), "key %s is written twice (first at line %d)", k, first.at.line)
+			d.errorf(at, m.key(k), "key %s is written twice (first at line %d)", "ключ %s указан дважды (первый раз — в строке %d)", k, first.at.line)
 			continue
 		}
 		m.entries = append(m.entries, &entry{key: k, at: at, val: d.resolve(mv.Value)})
 	}
 	for _, mn := range merges {
 		if depth > 8 {
-			d.errorf(m.at, m.path, "merge keys (<<) nest too deep")
+			d.errorf(m.at, m.path, "merge keys (<<) nest too deep", "слияния ключей (<<) вложены слишком глубоко")
 			return
 		}
 		src := d.resolve(mn)
@@ -109,7 +111,7 @@ func (d *decoder) addEntries(m *mapping, values []*ast.MappingValueNode, depth i
 				}
 			case nil:
 			default:
-				d.errorf(posOf(mn), m.path, "<< must merge a map, got %s", kindOf(v))
+				d.errorf(posOf(mn), m.path, "<< must merge a map, got %s", "<< должен подставлять набор ключей, а здесь %s", kindOf(v))
 			}
 		}
 	}
@@ -152,21 +154,22 @@ func (e *entry) valPos() pos {
 	return posOf(e.val)
 }
 
-// done reports every key that was not asked for. suffix, if any, is added
-// to the message ("for rule no_next_task").
-func (m *mapping) done(suffix string) {
+// done reports every key that was not asked for. rule, if any, is the
+// quality rule the map is ("unknown key limit for rule no_next_task").
+func (m *mapping) done(rule string) {
+	var suffix funnelwatch.Text
+	if rule != "" {
+		suffix = text(" for rule %s", " для правила %s", rule)
+	}
 	for _, e := range m.entries {
 		if e.used {
 			continue
 		}
-		msg := "unknown key " + e.key
-		if suffix != "" {
-			msg += " " + suffix
-		}
+		var hint funnelwatch.Text
 		if s := suggest(e.key, m.asked); s != "" {
-			msg += " (did you mean " + s + "?)"
+			hint = text(" (did you mean %s?)", " (может быть, %s?)", s)
 		}
-		m.d.errorf(e.at, m.key(e.key), "%s", msg)
+		m.d.errorf(e.at, m.key(e.key), "unknown key %s%s%s", "неизвестный ключ %s%s%s", e.key, suffix, hint)
 	}
 }
 
@@ -223,7 +226,7 @@ func (m *mapping) str(k string) (string, *entry) {
 func (d *decoder) scalar(n ast.Node, key string) (string, bool) {
 	switch n.(type) {
 	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
-		d.errorf(posOf(n), key, "want a single value, got %s", kindOf(n))
+		d.errorf(posOf(n), key, "want a single value, got %s", "нужно одно значение, а здесь %s", kindOf(n))
 		return "", false
 	case nil, *ast.NullNode:
 		return "", false
@@ -239,7 +242,7 @@ func (m *mapping) required(k string) (string, *entry) {
 		if raw := m.lookup(k); raw != nil {
 			at = raw.at
 		}
-		m.d.errorf(at, m.key(k), "%s is required", k)
+		m.d.errorf(at, m.key(k), "%s is required", "не указан обязательный ключ %s", k)
 		return "", nil
 	}
 	s, ok := m.d.scalar(e.val, m.key(k))
@@ -247,7 +250,7 @@ func (m *mapping) required(k string) (string, *entry) {
 		return "", nil
 	}
 	if s == "" {
-		m.d.errorf(e.valPos(), m.key(k), "%s must not be empty", k)
+		m.d.errorf(e.valPos(), m.key(k), "%s must not be empty", "ключ %s не может быть пустым", k)
 		return "", nil
 	}
 	return s, e
@@ -261,7 +264,7 @@ func (m *mapping) boolean(k string) bool {
 	}
 	b, ok := e.val.(*ast.BoolNode)
 	if !ok {
-		m.d.errorf(e.valPos(), m.key(k), "want true or false, got %s", kindOf(e.val))
+		m.d.errorf(e.valPos(), m.key(k), "want true or false, got %s", "нужно true или false, а здесь %s", kindOf(e.val))
 		return false
 	}
 	return b.Value
@@ -286,11 +289,11 @@ func (m *mapping) integer(k string, lo int) (int, bool) {
 			}
 		}
 	default:
-		m.d.errorf(e.valPos(), m.key(k), "want a whole number, got %s", kindOf(e.val))
+		m.d.errorf(e.valPos(), m.key(k), "want a whole number, got %s", "нужно целое число, а здесь %s", kindOf(e.val))
 		return 0, false
 	}
 	if n < int64(lo) || n > math.MaxInt32 {
-		m.d.errorf(e.valPos(), m.key(k), "want a whole number from %d, got %d", lo, n)
+		m.d.errorf(e.valPos(), m.key(k), "want a whole number from %d, got %d", "нужно целое число не меньше %d, а здесь %d", lo, n)
 		return 0, false
 	}
 	return int(n), true
@@ -314,11 +317,11 @@ func (m *mapping) number(k string, gt float64) (float64, bool) {
 	case *ast.FloatNode:
 		f = v.Value
 	default:
-		m.d.errorf(e.valPos(), m.key(k), "want a number, got %s", kindOf(e.val))
+		m.d.errorf(e.valPos(), m.key(k), "want a number, got %s", "нужно число, а здесь %s", kindOf(e.val))
 		return 0, false
 	}
 	if !(f > gt) || math.IsInf(f, 0) {
-		m.d.errorf(e.valPos(), m.key(k), "want a number greater than %g, got %s", gt, scalarText(e.val))
+		m.d.errorf(e.valPos(), m.key(k), "want a number greater than %g, got %s", "нужно число больше %g, а здесь %s", gt, scalarText(e.val))
 		return 0, false
 	}
 	return f, true
@@ -361,13 +364,13 @@ func (d *decoder) asList(n ast.Node, path string, single bool) []item {
 	case nil, *ast.NullNode:
 		return nil
 	case *ast.MappingNode, *ast.MappingValueNode:
-		d.errorf(posOf(n), path, "want a list, got a map")
+		d.errorf(posOf(n), path, "want a list, got a map", "нужен список, а здесь набор ключей")
 		return nil
 	default:
 		if single {
 			return []item{{node: n, path: path, at: posOf(n)}}
 		}
-		d.errorf(posOf(n), path, "want a list like [a, b], got %s", kindOf(n))
+		d.errorf(posOf(n), path, "want a list like [a, b], got %s", "нужен список вида [a, b], а здесь %s", kindOf(n))
 		return nil
 	}
 }
@@ -381,12 +384,12 @@ func (m *mapping) texts(k string, single bool) ([]string, []item) {
 		s, ok := m.d.scalar(it.node, it.path)
 		if !ok {
 			if isNull(it.node) {
-				m.d.errorf(it.at, it.path, "empty list item")
+				m.d.errorf(it.at, it.path, "empty list item", "пустой элемент списка")
 			}
 			continue
 		}
 		if s == "" {
-			m.d.errorf(it.at, it.path, "empty list item")
+			m.d.errorf(it.at, it.path, "empty list item", "пустой элемент списка")
 			continue
 		}
 		out = append(out, s)

@@ -1,10 +1,13 @@
 package regulations
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/funnelwatch/funnelwatch"
 )
 
 // The file is read from go-yaml's syntax tree rather than decoded into
@@ -33,11 +36,29 @@ type anchor struct {
 	node   ast.Node
 }
 
-func (d *decoder) errorf(p pos, key, format string, args ...any) {
+// errorf records a problem at p about key, in English and in Russian:
+// en and ru are formats of the same args, as for text.
+func (d *decoder) errorf(p pos, key, en, ru string, args ...any) {
+	d.add(p, key, text(en, ru, args...))
+}
+
+// report records err, the complaint of a value's own parser (ParseDuration,
+// ParseCron, parseHours, …), which comes in both languages.
+func (d *decoder) report(p pos, key string, err error) {
+	var pr *problem
+	if !errors.As(err, &pr) {
+		// Not one of ours: English only, which TestErrors_Russian catches.
+		d.add(p, key, funnelwatch.Text{EN: err.Error()})
+		return
+	}
+	d.add(p, key, pr.Text)
+}
+
+func (d *decoder) add(p pos, key string, msg funnelwatch.Text) {
 	if d.tooBig {
 		return // past the budget, values read as missing: more errors would mislead
 	}
-	d.errs = append(d.errs, &Error{Line: p.line, Column: p.col, Key: key, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{Line: p.line, Column: p.col, Key: key, Msg: msg.EN, MsgRU: msg.RU})
 }
 
 // posOf returns where n starts; a node without a position (which go-yaml
@@ -95,7 +116,8 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 	d.steps++
 	if d.steps > maxSteps {
 		if !d.tooBig {
-			d.errorf(posOf(n), "", "the file is too large or its aliases expand too far")
+			d.errorf(posOf(n), "", "the file is too large or its aliases expand too far",
+				"файл слишком большой или его ссылки (алиасы) разворачиваются слишком далеко")
 			d.tooBig = true
 		}
 		return nil
@@ -119,7 +141,7 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 				}
 			}
 			if target == nil {
-				d.errorf(posOf(v), "", "unknown alias *%s", name)
+				d.errorf(posOf(v), "", "unknown alias *%s", "неизвестная ссылка *%s: выше нет якоря &%[1]s", name)
 				return nil
 			}
 			n = target
@@ -163,20 +185,22 @@ func isNull(n ast.Node) bool {
 }
 
 // kindOf names a node's type in words, for "want X, got Y" messages.
-func kindOf(n ast.Node) string {
+func kindOf(n ast.Node) funnelwatch.Text {
 	switch v := n.(type) {
 	case nil, *ast.NullNode:
-		return "nothing"
+		return text("nothing", "пусто")
 	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a map"
+		return text("a map", "набор ключей")
 	case *ast.SequenceNode:
-		return "a list"
+		return text("a list", "список")
 	case *ast.BoolNode:
-		return fmt.Sprintf("%v", v.Value)
+		s := fmt.Sprint(v.Value)
+		return funnelwatch.Text{EN: s, RU: s}
 	default:
 		if s := scalarText(n); s != "" {
-			return fmt.Sprintf("%q", s)
+			q := fmt.Sprintf("%q", s)
+			return funnelwatch.Text{EN: q, RU: q}
 		}
-		return "a value"
+		return text("a value", "значение")
 	}
 }

@@ -63,7 +63,8 @@ func Parse(data []byte) (*Regulations, error) {
 			continue // a file of comments, or a %YAML line before ---
 		}
 		if body != nil {
-			c.errorf(posOf(doc.Body), "", "a regulations file is one YAML document; remove the second one (after ---)")
+			c.errorf(posOf(doc.Body), "", "a regulations file is one YAML document; remove the second one (after ---)",
+				"файл регламента — один документ YAML; удалите второй (после ---)")
 			continue
 		}
 		body = doc.Body
@@ -73,7 +74,7 @@ func Parse(data []byte) (*Regulations, error) {
 		c.top(root)
 		c.checkRefs()
 	} else if isNull(body) {
-		c.errorf(pos{1, 1}, "company", "company is required (the file is empty)")
+		c.errorf(pos{1, 1}, "company", "company is required (the file is empty)", "не указан company (файл пуст)")
 	}
 	if len(c.errs) > 0 {
 		sortErrors(c.errs)
@@ -89,7 +90,7 @@ func Parse(data []byte) (*Regulations, error) {
 func parseYAML(data []byte) (f *ast.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("cannot read the file as YAML (%v)", p)
+			f, err = nil, problemf("cannot read the file as YAML (%v)", "не удаётся прочитать файл как YAML (%v)", p)
 		}
 	}()
 	return parser.ParseBytes(data, 0)
@@ -97,14 +98,17 @@ func parseYAML(data []byte) (f *ast.File, err error) {
 
 // syntaxError turns go-yaml's error into an Error at its line.
 func syntaxError(err error) *Error {
-	e := &Error{Line: 1, Column: 1, Msg: "YAML syntax: " + err.Error()}
+	// go-yaml's text is English; the Russian leads it in with its own words.
+	msg := text("YAML syntax: %s", "ошибка синтаксиса YAML: %s", err)
+	e := &Error{Line: 1, Column: 1}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
-		e.Msg = "YAML syntax: " + ye.GetMessage()
+		msg = text("YAML syntax: %s", "ошибка синтаксиса YAML: %s", ye.GetMessage())
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			e.Line, e.Column = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
 		}
 	}
+	e.Msg, e.MsgRU = msg.EN, msg.RU
 	return e
 }
 
@@ -143,14 +147,14 @@ func (c *checker) top(m *mapping) {
 		if e != nil {
 			at = e.valPos()
 		}
-		c.errorf(at, "timezone", "%v", err)
+		c.report(at, "timezone", err)
 		loc = time.UTC // keep going so later errors are still found
 	}
 	c.r.Timezone, c.r.Location = tz, loc
 	if s, e := m.str("working_hours"); e != nil {
 		h, err := parseHours(s)
 		if err != nil {
-			c.errorf(e.valPos(), "working_hours", "%v", err)
+			c.report(e.valPos(), "working_hours", err)
 		}
 		c.r.WorkingHours = h
 	}
@@ -174,11 +178,13 @@ func (c *checker) top(m *mapping) {
 func loadLocation(name string) (*time.Location, error) {
 	// "Local" would make the rules depend on the server's setting.
 	if name == "Local" {
-		return nil, fmt.Errorf("unknown timezone %q (use an IANA name like Europe/Moscow)", name)
+		return nil, problemf("unknown timezone %q (use an IANA name like Europe/Moscow)",
+			"неизвестный часовой пояс %q (пишите название из базы IANA, например Europe/Moscow)", name)
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, fmt.Errorf("unknown timezone %q (use an IANA name like Europe/Moscow)", name)
+		return nil, problemf("unknown timezone %q (use an IANA name like Europe/Moscow)",
+			"неизвестный часовой пояс %q (пишите название из базы IANA, например Europe/Moscow)", name)
 	}
 	return loc, nil
 }
@@ -187,10 +193,10 @@ func loadLocation(name string) (*time.Location, error) {
 func parseHours(s string) (Hours, error) {
 	from, to, ok := clockRange(s)
 	if !ok {
-		return Hours{}, fmt.Errorf("bad working hours %q (use 09:00-21:00)", s)
+		return Hours{}, problemf("bad working hours %q (use 09:00-21:00)", "неверные рабочие часы %q (пишите 09:00-21:00)", s)
 	}
 	if from >= to {
-		return Hours{}, fmt.Errorf("working hours %q end before they start", s)
+		return Hours{}, problemf("working hours %q end before they start", "рабочие часы %q заканчиваются раньше, чем начинаются", s)
 	}
 	return Hours{From: from, To: to}, nil
 }
@@ -216,7 +222,7 @@ func (c *checker) decodeNotifications(e *entry) {
 	if s, qe := m.str("quiet_hours"); qe != nil {
 		h, err := parseWindow(s)
 		if err != nil {
-			c.errorf(qe.valPos(), m.key("quiet_hours"), "%v", err)
+			c.report(qe.valPos(), m.key("quiet_hours"), err)
 		}
 		n.QuietHours = h
 	}
@@ -224,7 +230,8 @@ func (c *checker) decodeNotifications(e *entry) {
 		if dm := c.asMap(de.val, m.key("digest"), de.at); dm != nil {
 			for _, k := range []string{"over", "within"} {
 				if !dm.has(k) {
-					c.errorf(dm.at, dm.key(k), "%s is required (digest: {over: 5, within: 10m})", k)
+					c.errorf(dm.at, dm.key(k), "%s is required (digest: {over: 5, within: 10m})",
+						"не указан %s (digest: {over: 5, within: 10m})", k)
 				}
 			}
 			n.DigestOver, _ = dm.integer("over", 1)
@@ -239,7 +246,7 @@ func (c *checker) decodeNotifications(e *entry) {
 func parseWindow(s string) (Hours, error) {
 	from, to, ok := clockRange(s)
 	if !ok || from == to || to == 24*60 && from == 0 {
-		return Hours{}, fmt.Errorf("bad hours %q (use 21:00-09:00)", s)
+		return Hours{}, problemf("bad hours %q (use 21:00-09:00)", "неверные часы %q (пишите 21:00-09:00)", s)
 	}
 	return Hours{From: from, To: to % (24 * 60)}, nil
 }
@@ -275,7 +282,7 @@ func clock(s string) (int, bool) {
 func (c *checker) checkID(e *entry, key, id string) bool {
 	for _, r := range id {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_-.@", r) {
-			c.errorf(e.valPos(), key, "bad id %q: use letters, digits and _ - . @", id)
+			c.errorf(e.valPos(), key, "bad id %q: use letters, digits and _ - . @", "неверный id %q: используйте буквы, цифры и _ - . @", id)
 			return false
 		}
 	}
@@ -283,9 +290,9 @@ func (c *checker) checkID(e *entry, key, id string) bool {
 }
 
 // unique records id in seen, or reports it as a duplicate.
-func (c *checker) unique(seen map[string]pos, e *entry, key, what, id string) bool {
+func (c *checker) unique(seen map[string]pos, e *entry, key string, what funnelwatch.Text, id string) bool {
 	if first, ok := seen[id]; ok {
-		c.errorf(e.valPos(), key, "duplicate %s %s (first at line %d)", what, id, first.line)
+		c.errorf(e.valPos(), key, "duplicate %s %s (first at line %d)", "повторяется %s %s (первый раз — в строке %d)", what, id, first.line)
 		return false
 	}
 	seen[id] = e.valPos()
@@ -303,7 +310,7 @@ func (c *checker) oneOf(m *mapping, k, def string, valid ...string) string {
 			return s
 		}
 	}
-	c.errorf(e.valPos(), m.key(k), "unknown %s %q (valid: %s)", k, s, strings.Join(valid, ", "))
+	c.errorf(e.valPos(), m.key(k), "unknown %s %q (valid: %s)", "недопустимое значение %s: %q (допустимые: %s)", k, s, strings.Join(valid, ", "))
 	return def
 }
 
@@ -318,7 +325,7 @@ func (c *checker) decodeUsers(items []item) {
 		var u funnelwatch.User
 		meta := userMeta{path: it.path}
 		if id, e := m.required("id"); e != nil && c.checkID(e, m.key("id"), id) {
-			if c.unique(c.userAt, e, m.key("id"), "user id", id) {
+			if c.unique(c.userAt, e, m.key("id"), text("user id", "id пользователя"), id) {
 				u.ID = id
 			}
 		}
@@ -337,19 +344,20 @@ func (c *checker) decodeUsers(items []item) {
 		if s, e := m.str("schedule"); e != nil && s != "" {
 			sch, err := parseSchedule(s, c.r.Location)
 			if err != nil {
-				c.errorf(e.valPos(), m.key("schedule"), "%v", err)
+				c.report(e.valPos(), m.key("schedule"), err)
 			}
 			u.Schedule = sch
 		}
 		if s, e := m.str("telegram"); e != nil {
 			if !validChat(s) {
-				c.errorf(e.valPos(), m.key("telegram"), "bad Telegram chat id %q (a number like 100500, or @name)", s)
+				c.errorf(e.valPos(), m.key("telegram"), "bad Telegram chat id %q (a number like 100500, or @name)",
+					"неверный id чата Telegram %q (число вроде 100500 или @name)", s)
 			}
 			u.Telegram = s
 		}
 		if s, e := m.str("email"); e != nil {
 			if !validEmail(s) {
-				c.errorf(e.valPos(), m.key("email"), "bad e-mail address %q", s)
+				c.errorf(e.valPos(), m.key("email"), "bad e-mail address %q", "неверный адрес e-mail %q", s)
 			}
 			u.Email = s
 		}
@@ -365,7 +373,8 @@ func (c *checker) decodeUsers(items []item) {
 // parseSchedule reads a shift pattern "3/3 from 2026-11-01": ON working
 // days, then OFF days off, cycling from the date (local midnight in loc).
 func parseSchedule(s string, loc *time.Location) (funnelwatch.Schedule, error) {
-	bad := fmt.Errorf("bad schedule %q (use 3/3 from 2026-11-01, 2/2 from DATE or 5/2 from DATE)", s)
+	bad := problemf("bad schedule %q (use 3/3 from 2026-11-01, 2/2 from DATE or 5/2 from DATE)",
+		"неверный график %q (пишите 3/3 from 2026-11-01, 2/2 from DATE или 5/2 from DATE)", s)
 	pattern, date, ok := strings.Cut(strings.TrimSpace(s), " from ")
 	if !ok {
 		return funnelwatch.Schedule{}, bad
@@ -377,11 +386,12 @@ func parseSchedule(s string, loc *time.Location) (funnelwatch.Schedule, error) {
 		return funnelwatch.Schedule{}, bad
 	}
 	if on < 1 || off < 0 || on+off > 366 {
-		return funnelwatch.Schedule{}, fmt.Errorf("bad schedule %q: want at least one working day and at most a year's cycle", s)
+		return funnelwatch.Schedule{}, problemf("bad schedule %q: want at least one working day and at most a year's cycle",
+			"неверный график %q: нужен хотя бы один рабочий день, а цикл — не длиннее года", s)
 	}
 	day, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(date), loc)
 	if err != nil {
-		return funnelwatch.Schedule{}, fmt.Errorf("bad schedule %q: the date must be YYYY-MM-DD", s)
+		return funnelwatch.Schedule{}, problemf("bad schedule %q: the date must be YYYY-MM-DD", "неверный график %q: дата пишется как YYYY-MM-DD", s)
 	}
 	return funnelwatch.Schedule{OnDays: on, OffDays: off, Start: day}, nil
 }

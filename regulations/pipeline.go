@@ -19,7 +19,7 @@ func (c *checker) decodePipelines(items []item) {
 		var p funnelwatch.Pipeline
 		id, e := m.required("id")
 		if e != nil && c.checkID(e, m.key("id"), id) && c.noSlash(e, m.key("id"), id) {
-			if c.unique(c.pipelines, e, m.key("id"), "pipeline id", id) {
+			if c.unique(c.pipelines, e, m.key("id"), text("pipeline id", "id воронки"), id) {
 				p.ID = id
 			}
 		}
@@ -52,10 +52,11 @@ func (c *checker) decodePipelines(items []item) {
 		if se != nil && !isSeq(se.val) {
 			// stages is not a list: that error says it all.
 		} else if _, ok := p.FirstOpen(); !ok {
-			c.errorf(at, key, "pipeline %s has no open stage: deals need somewhere to be worked", label)
+			c.errorf(at, key, "pipeline %s has no open stage: deals need somewhere to be worked",
+				"в воронке %s нет открытого этапа: сделкам негде находиться в работе", label)
 		}
 		if (se == nil || isSeq(se.val)) && p.Kind != funnelwatch.KindAutomatic && !hasType(&p, funnelwatch.StageLost) {
-			c.errorf(at, key, "pipeline %s has no stage of type lost", label)
+			c.errorf(at, key, "pipeline %s has no stage of type lost", "в воронке %s нет этапа с type: lost", label)
 		}
 		if p.ID == "" {
 			continue
@@ -78,7 +79,7 @@ func hasType(p *funnelwatch.Pipeline, t funnelwatch.StageType) bool {
 func (c *checker) noSlash(e *entry, key, id string) bool {
 	for _, r := range id {
 		if r == '/' {
-			c.errorf(e.valPos(), key, "bad id %q: no / in pipeline and stage ids", id)
+			c.errorf(e.valPos(), key, "bad id %q: no / in pipeline and stage ids", "неверный id %q: в id воронок и этапов не может быть /", id)
 			return false
 		}
 	}
@@ -98,7 +99,8 @@ func (c *checker) lifetime(e *entry, key, pipeline string) time.Duration {
 		return 0
 	}
 	if !m.has("limit") {
-		c.errorf(m.at, m.key("limit"), "limit is required (how long a deal may stay, e.g. 7d)")
+		c.errorf(m.at, m.key("limit"), "limit is required (how long a deal may stay, e.g. 7d)",
+			"не указан limit (сколько сделка может пробыть в воронке, например 7d)")
 	}
 	d, _ := m.duration("limit", true)
 	if te := m.get("then"); te != nil {
@@ -111,7 +113,7 @@ func (c *checker) lifetime(e *entry, key, pipeline string) time.Duration {
 				then.Assign, _ = c.assignee(s, tm.key("assign"), ae.valPos(), false)
 			}
 			if then.MoveTo == "" && then.Assign.IsZero() && !tm.has("move_to") && !tm.has("assign") {
-				c.errorf(tm.at, tm.path, "then needs move_to, assign or both")
+				c.errorf(tm.at, tm.path, "then needs move_to, assign or both", "в then нужно указать move_to, assign или оба")
 			}
 			tm.done("")
 			if pipeline != "" {
@@ -134,7 +136,8 @@ func (c *checker) decodeStages(p *funnelwatch.Pipeline, pid string, items []item
 		st := funnelwatch.Stage{Pipeline: pid, Order: len(p.Stages)}
 		if id, e := m.required("id"); e != nil && c.checkID(e, m.key("id"), id) && c.noSlash(e, m.key("id"), id) {
 			if first, dup := seen[id]; dup {
-				c.errorf(e.valPos(), m.key("id"), "duplicate stage id %s in pipeline %s (first at line %d)", id, pid, first.line)
+				c.errorf(e.valPos(), m.key("id"), "duplicate stage id %s in pipeline %s (first at line %d)",
+					"повторяется id этапа %s в воронке %s (первый раз — в строке %d)", id, pid, first.line)
 			} else {
 				seen[id] = e.valPos()
 				st.ID = id
@@ -160,7 +163,7 @@ func (c *checker) decodeStages(p *funnelwatch.Pipeline, pid string, items []item
 					Stage:     p.ID + "/" + st.ID,
 					Do:        do,
 				}
-				if c.unique(c.autoAt, e, m.key("on_enter"), "automation id", a.ID) {
+				if c.unique(c.autoAt, e, m.key("on_enter"), text("automation id", "id автоматизации"), a.ID) {
 					c.r.Automations = append(c.r.Automations, a)
 				}
 			}

@@ -81,7 +81,7 @@ func (c *checker) decodeQuality(items []item) {
 		rule, re := m.required("rule")
 		known := slices.Contains(Rules, rule)
 		if re != nil && !known {
-			c.errorf(re.valPos(), m.key("rule"), "unknown rule %q (valid: %s)", rule, strings.Join(Rules, ", "))
+			c.errorf(re.valPos(), m.key("rule"), "unknown rule %q (valid: %s)", "неизвестное правило %q (допустимые: %s)", rule, strings.Join(Rules, ", "))
 		}
 		q.Rule = rule
 		q.Severity = Severity(c.oneOf(m, "severity", string(SeverityViolation), string(SeverityViolation), string(SeverityRemark)))
@@ -105,7 +105,7 @@ func (c *checker) decodeQuality(items []item) {
 		c.ruleDefaults(&q)
 		c.ruleUnique(m, re, &q)
 		c.strayParams(m, rule)
-		m.done("for rule " + rule)
+		m.done(rule)
 		c.r.Quality = append(c.r.Quality, q)
 	}
 }
@@ -115,7 +115,7 @@ func (c *checker) ruleStages(m *mapping, pipelines []string) []string {
 	one, oe := m.str("stage")
 	many, items := m.texts("stages", true)
 	if oe != nil && m.has("stages") {
-		c.errorf(oe.at, m.key("stage"), "write either stage or stages, not both")
+		c.errorf(oe.at, m.key("stage"), "write either stage or stages, not both", "укажите либо stage, либо stages, но не оба")
 		return nil
 	}
 	if oe != nil {
@@ -136,7 +136,8 @@ func (c *checker) ruleParams(m *mapping, q *QualityRule) {
 	if takes("id") {
 		if id, e := m.required("id"); e != nil && c.checkID(e, m.key("id"), id) {
 			if slices.Contains(Rules, id) {
-				c.errorf(e.valPos(), m.key("id"), "id %s is a catalogue rule id; give the expression rule its own id", id)
+				c.errorf(e.valPos(), m.key("id"), "id %s is a catalogue rule id; give the expression rule its own id",
+					"id %s занят правилом из каталога; дайте правилу-выражению свой id", id)
 			} else {
 				q.ID = id
 			}
@@ -148,7 +149,7 @@ func (c *checker) ruleParams(m *mapping, q *QualityRule) {
 		var e *entry
 		if q.When, e = m.required("when"); e != nil && q.When != "" {
 			if err := checkExpr(q.When); err != nil {
-				c.errorf(e.valPos(), m.key("when"), "bad condition: %v", err)
+				c.errorf(e.valPos(), m.key("when"), "bad condition: %v", "ошибка в условии: %v", err)
 			}
 		}
 	}
@@ -184,14 +185,15 @@ func (c *checker) ruleParams(m *mapping, q *QualityRule) {
 		for i, p := range pats {
 			re, err := regexp.Compile(p)
 			if err != nil {
-				c.errorf(items[i].at, items[i].path, "bad pattern %q: %v", p, err)
+				c.errorf(items[i].at, items[i].path, "bad pattern %q: %v", "ошибка в регулярном выражении %q: %v", p, err)
 				continue
 			}
 			q.Patterns = append(q.Patterns, p)
 			q.Regexps = append(q.Regexps, re)
 		}
 		if m.has("patterns") && len(pats) == 0 {
-			c.errorf(m.lookup("patterns").at, m.key("patterns"), "patterns is empty: list regular expressions or remove the key")
+			c.errorf(m.lookup("patterns").at, m.key("patterns"), "patterns is empty: list regular expressions or remove the key",
+				"patterns пуст: перечислите регулярные выражения или удалите ключ")
 		}
 	}
 }
@@ -271,14 +273,15 @@ func (c *checker) ruleUnique(m *mapping, re *entry, q *QualityRule) {
 	}
 	if q.Rule == RuleAnomaly {
 		if first, ok := c.anomalyConflict(q.Metric); ok {
-			c.errorf(at, key, "rule anomaly is listed twice for the same metric (first at line %d)", first.line)
+			c.errorf(at, key, "rule anomaly is listed twice for the same metric (first at line %d)",
+				"правило anomaly указано дважды для одной метрики (первый раз — в строке %d)", first.line)
 			return
 		}
 		c.anomalyAt[q.Metric] = at
 		return
 	}
 	if first, ok := c.ruleAt[q.ID]; ok {
-		c.errorf(at, key, "rule %s is listed twice (first at line %d)", q.ID, first.line)
+		c.errorf(at, key, "rule %s is listed twice (first at line %d)", "правило %s указано дважды (первый раз — в строке %d)", q.ID, first.line)
 		return
 	}
 	c.ruleAt[q.ID] = at
@@ -301,7 +304,8 @@ func (c *checker) strayParams(m *mapping, rule string) {
 			continue // an unknown key: done reports it
 		}
 		e.used = true
-		c.errorf(e.at, m.key(e.key), "unknown key %s for rule %s (%s applies to %s)", e.key, rule, e.key, strings.Join(owners, ", "))
+		c.errorf(e.at, m.key(e.key), "unknown key %s for rule %s (%s applies to %s)",
+			"неизвестный ключ %s для правила %s (%s задаётся только для %s)", e.key, rule, e.key, strings.Join(owners, ", "))
 	}
 }
 

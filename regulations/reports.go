@@ -55,19 +55,19 @@ func (c *checker) decodeReports(items []item) {
 			continue
 		}
 		rep := ReportSchedule{Line: m.at.line, Period: "last-week"}
-		if id, e := m.required("id"); e != nil && c.checkID(e, m.key("id"), id) && c.unique(seen, e, m.key("id"), "report id", id) {
+		if id, e := m.required("id"); e != nil && c.checkID(e, m.key("id"), id) && c.unique(seen, e, m.key("id"), text("report id", "id отчёта"), id) {
 			rep.ID = id
 		}
 		if p, e := m.str("period"); e != nil {
 			if !slices.Contains(ReportPeriods, p) {
-				c.errorf(e.valPos(), m.key("period"), "unknown period %q (valid: %s)", p, strings.Join(ReportPeriods, ", "))
+				c.errorf(e.valPos(), m.key("period"), "unknown period %q (valid: %s)", "неизвестный период %q (допустимые: %s)", p, strings.Join(ReportPeriods, ", "))
 			}
 			rep.Period = p
 		}
 		if s, e := m.required("cron"); e != nil {
 			cron, err := ParseCron(s)
 			if err != nil {
-				c.errorf(e.valPos(), m.key("cron"), "%v", err)
+				c.report(e.valPos(), m.key("cron"), err)
 			}
 			rep.Cron, rep.Schedule = s, cron
 		}
@@ -78,7 +78,8 @@ func (c *checker) decodeReports(items []item) {
 					continue
 				}
 				if s == string(AssignResponsible) || s == string(AssignSupervisor) {
-					c.errorf(ri.at, ri.path, "%s needs a deal; a report goes to user:ID, role:NAME, chat:ID or email:ADDRESS", s)
+					c.errorf(ri.at, ri.path, "%s needs a deal; a report goes to user:ID, role:NAME, chat:ID or email:ADDRESS",
+						"%s определяется по сделке; отчёт отправляют на user:ID, role:NAME, chat:ID или email:ADDRESS", s)
 					continue
 				}
 				if r, ok := c.assignee(s, ri.path, ri.at, true); ok {
@@ -87,7 +88,8 @@ func (c *checker) decodeReports(items []item) {
 			}
 		}
 		if len(rep.To) == 0 {
-			c.errorf(m.at, m.key("to"), "a report needs at least one recipient (to: [role:supervisor])")
+			c.errorf(m.at, m.key("to"), "a report needs at least one recipient (to: [role:supervisor])",
+				"у отчёта должен быть хотя бы один получатель (to: [role:supervisor])")
 		}
 		m.done("")
 		c.r.Reports = append(c.r.Reports, rep)

@@ -48,21 +48,22 @@ func (c *checker) checkRefs() {
 			}
 			p, _, _ := strings.Cut(r.value, "/")
 			if _, ok := c.pipelines[p]; !ok {
-				c.errorf(r.at, r.key, "unknown stage %q (there is no pipeline %s)", r.value, p)
+				c.errorf(r.at, r.key, "unknown stage %q (there is no pipeline %s)", "неизвестный этап %q (воронки %s нет)", r.value, p)
 			} else {
-				c.errorf(r.at, r.key, "unknown stage %q", r.value)
+				c.errorf(r.at, r.key, "unknown stage %q", "неизвестный этап %q", r.value)
 			}
 		case refPipeline:
 			if _, ok := c.pipelines[r.value]; !ok {
-				c.errorf(r.at, r.key, "unknown pipeline %q", r.value)
+				c.errorf(r.at, r.key, "unknown pipeline %q", "неизвестная воронка %q", r.value)
 			}
 		case refUser:
 			if _, ok := c.userAt[r.value]; !ok {
-				c.errorf(r.at, r.key, "unknown user %q", r.value)
+				c.errorf(r.at, r.key, "unknown user %q", "неизвестный пользователь %q", r.value)
 			}
 		case refRole:
 			if !roles[r.value] {
-				c.errorf(r.at, r.key, "unknown role %q: no user has it as role or sales_role", r.value)
+				c.errorf(r.at, r.key, "unknown role %q: no user has it as role or sales_role",
+					"неизвестная роль %q: ни у одного пользователя нет её ни в role, ни в sales_role", r.value)
 			}
 		}
 	}
@@ -85,7 +86,8 @@ func (c *checker) checkSupervisors() {
 		meta := c.users[i]
 		key := meta.path + ".supervisor"
 		if _, ok := index[u.Supervisor]; !ok {
-			c.errorf(meta.supAt, key, "unknown supervisor %q: no user has this id", u.Supervisor)
+			c.errorf(meta.supAt, key, "unknown supervisor %q: no user has this id",
+				"неизвестный руководитель %q: пользователя с таким id нет", u.Supervisor)
 			continue
 		}
 		// Follow the chain up from u; a loop through u is reported once,
@@ -97,7 +99,7 @@ func (c *checker) checkSupervisors() {
 					for _, id := range chain {
 						reported[id] = true
 					}
-					c.errorf(meta.supAt, key, "supervisor cycle: %s", strings.Join(append(chain, u.ID), " → "))
+					c.errorf(meta.supAt, key, "supervisor cycle: %s", "руководители замыкаются в круг: %s", strings.Join(append(chain, u.ID), " → "))
 				}
 				break
 			}

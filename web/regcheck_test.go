@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -68,16 +69,29 @@ func TestValidateRegulations(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("validate: %d", code)
 	}
-	m := regexp.MustCompile(`(?s)<tr class="parse-error" data-line="(\d+)"><td class="num">\d+</td><td><code>([^<]*)</code></td><td>([^<]*)</td>`).FindStringSubmatch(page)
+	parseError := regexp.MustCompile(`(?s)<tr class="parse-error" data-line="(\d+)"><td class="num">\d+</td><td><code>([^<]*)</code></td><td>([^<]*)</td>`)
+	m := parseError.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no parse error shown:\n%.2000s", page[strings.Index(page, "regs-check"):])
 	}
 	if m[1] != itoa(bad) || !strings.HasSuffix(m[2], ".sla") || !strings.Contains(m[3], "7x") {
 		t.Errorf("the error is line %s key %q %q, want line %d, a stage's sla, naming 7x", m[1], m[2], m[3], bad)
 	}
+	// The head of sales reads the problem in the page's language: Russian
+	// by default, English with ?lang=en; keys and values stay as written.
+	if got, want := html.UnescapeString(m[3]), `неверная длительность "7x" (пишите 90s, 15m, 2h, 1d, 7d)`; got != want {
+		t.Errorf("the Russian page says %q, want %q", got, want)
+	}
 	if !strings.Contains(page, "sla: 7x") {
 		t.Error("the changed text is not kept in the form")
 	}
+	_, page = postCheck(t, c, s.URL+"/regulations/check?lang=en", url.Values{"csrf": {csrf}, "do": {"validate"}, "yaml": {strings.Join(lines, "\n")}})
+	if m := parseError.FindStringSubmatch(page); m == nil {
+		t.Error("no parse error shown on the English page")
+	} else if got, want := html.UnescapeString(m[3]), `bad duration "7x" (use 90s, 15m, 2h, 1d, 7d)`; got != want {
+		t.Errorf("the English page says %q, want %q", got, want)
+	}
+	get(t, c, s.URL+"/regulations?lang=ru") // back to Russian for the rest
 
 	code, page = postCheck(t, c, s.URL, url.Values{"csrf": {csrf}, "do": {"validate"}, "yaml": {string(s.yaml)}})
 	if code != 200 || !strings.Contains(page, `id="check-ok"`) {
