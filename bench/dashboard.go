@@ -172,7 +172,10 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 		}{
 			{&res.Counts.Deals, `SELECT COUNT(*) FROM deals`},
 			{&res.Counts.OpenDeals, `SELECT COUNT(*) FROM deals WHERE status = 'open'`},
+			{&res.Counts.Visits, `SELECT COUNT(*) FROM stage_visits`},
 			{&res.Counts.Tasks, `SELECT COUNT(*) FROM tasks`},
+			{&res.Counts.Calls, `SELECT COUNT(*) FROM calls`},
+			{&res.Counts.Notes, `SELECT COUNT(*) FROM notes`},
 			{&res.Counts.Findings, `SELECT COUNT(*) FROM violations`},
 			{&res.Counts.OpenFindings, `SELECT COUNT(*) FROM violations WHERE resolved_at IS NULL`},
 		} {
