@@ -36,7 +36,19 @@ type Action struct {
 	Channel    string     // message
 	URL        string     // webhook
 
-	due time.Time // what Due points to: one allocation, not two
+	due     time.Time // what Due points to: one allocation, not two
+	eventID string    // "act:" + Key, Key its tail (empty: not made yet)
+}
+
+// actPrefix begins the id of the event an action makes.
+const actPrefix = "act:"
+
+// EventID returns the id of the event the action makes: "act:" + Key.
+func (x *Action) EventID() string {
+	if x.eventID != "" && x.eventID[len(actPrefix):] == x.Key {
+		return x.eventID
+	}
+	return actPrefix + x.Key
 }
 
 // firing is an automation due to act once its delay has passed (if its
@@ -747,8 +759,11 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 	if timed {
 		f.da.state(&inst).done = true
 	}
-	// The idempotency key: AUTOMATION:CAUSE:INDEX.
-	key := append(a.key[:0], au.ID...)
+	// The idempotency key: AUTOMATION:CAUSE:INDEX, made behind the
+	// prefix of the id of the event the action makes ("act:" + key), so
+	// that one string is both.
+	key := append(a.key[:0], actPrefix...)
+	key = append(key, au.ID...)
 	key = append(key, ':')
 	switch {
 	case au.When == regulations.TriggerSchedule:
@@ -768,7 +783,9 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 	key = append(key, ':')
 	a.key = key
 	for i, act := range au.Do {
-		if x := a.act(at, f, agg, act, string(strconv.AppendInt(key, int64(i), 10)), openDeals); x != nil {
+		id := string(strconv.AppendInt(key, int64(i), 10))
+		if x := a.act(at, f, agg, act, id[len(actPrefix):], openDeals); x != nil {
+			x.eventID = id
 			out = append(out, x)
 		}
 	}

@@ -155,16 +155,23 @@ func (r *replay) settle() {
 // the finding is about and when it opened, e.g.
 // "missed_call_callback:D1/C1@20261102T071500Z:notify".
 func noticeKey(v *Violation) string {
-	subject := v.DealID
-	for _, part := range []string{v.TaskID, v.CallID, v.Metric} {
+	var buf [128]byte // one allocation, the string
+	b := append(buf[:0], v.Rule...)
+	b = append(b, ':')
+	if v.DealID == "" {
+		b = append(b, v.User...)
+	}
+	b = append(b, v.DealID...)
+	for _, part := range [...]string{v.TaskID, v.CallID, v.Metric} {
 		if part != "" {
-			subject += "/" + part
+			b = append(b, '/')
+			b = append(b, part...)
 		}
 	}
-	if v.DealID == "" {
-		subject = v.User + subject
-	}
-	return v.Rule + ":" + subject + "@" + v.OpenedAt.UTC().Format("20060102T150405Z") + ":notify"
+	b = append(b, '@')
+	b = appendStamp(b, v.OpenedAt)
+	b = append(b, ":notify"...)
+	return string(b)
 }
 
 // noticeFindings tells whom the rules name of the findings just opened:
@@ -366,7 +373,12 @@ func actionEvent(x *Action, aggs map[string]*Aggregate) *funnelwatch.Event {
 // fillActionEvent is actionEvent into e (and t, for a task), with the
 // actor given.
 func fillActionEvent(e *funnelwatch.Event, t *funnelwatch.TaskPayload, x *Action, actor string, aggs map[string]*Aggregate) *funnelwatch.Event {
-	*e = funnelwatch.Event{ID: "act:" + x.Key, At: x.At, Actor: actor, DealID: x.DealID}
+	switch x.Type {
+	case regulations.ActionTask, regulations.ActionMove, regulations.ActionAssign, regulations.ActionCopy:
+	default:
+		return nil // no event: its id is not made
+	}
+	*e = funnelwatch.Event{ID: x.EventID(), At: x.At, Actor: actor, DealID: x.DealID}
 	switch x.Type {
 	case regulations.ActionTask:
 		e.Type = funnelwatch.EventTaskCreated
@@ -386,8 +398,6 @@ func fillActionEvent(e *funnelwatch.Event, t *funnelwatch.TaskPayload, x *Action
 		e.Type, e.DealID = funnelwatch.EventDealCreated, ""
 		e.Deal = &funnelwatch.DealPayload{ID: x.NewDealID, Pipeline: pipeline, Stage: stage, Responsible: d.Responsible,
 			Source: "repeat:" + d.ID, Name: d.Name, Contact: contactInfo(d.ContactID)}
-	default:
-		return nil
 	}
 	return e
 }

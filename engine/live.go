@@ -529,7 +529,7 @@ func storedViolation(v *Violation) *funnelwatch.Violation {
 		at := *v.ResolvedAt
 		sv.ResolvedAt = &at
 	}
-	if v.Evidence != nil {
+	if !v.Evidence.IsZero() {
 		sv.Evidence, _ = json.Marshal(v.Evidence)
 	}
 	return sv

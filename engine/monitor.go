@@ -25,7 +25,7 @@ type Violation struct {
 	Metric     string   // anomaly: the metric out of line
 	// Evidence is what the finding rests on (the task and its due time,
 	// the call, the stage entry and its SLA…).
-	Evidence map[string]any
+	Evidence Evidence
 	// Amount is the deal's amount when the finding opened and WinRate the
 	// historical win rate of its stage then: the money at risk is their
 	// product.
@@ -34,7 +34,7 @@ type Violation struct {
 	changed  bool      // opened or resolved since the last TakeChanged
 	kind     findKind  // what keeps it open
 	resolved time.Time // what ResolvedAt points to: one allocation, not two
-	ev       evidence  // what a state finding's Evidence points to: one allocation, not two
+	ev       evidence  // what a state finding's Evidence says: one allocation, not three
 }
 
 // findKind says what keeps a finding open: the deal's state, a missed
@@ -92,8 +92,7 @@ type Monitor struct {
 	wins           []winFact
 	anomalyStarted bool
 	rates          winRates
-	epoch          uint64                // counts evaluations, to mark the conditions found holding
-	durations      map[time.Duration]any // their texts, for evidence
+	epoch          uint64 // counts evaluations, to mark the conditions found holding
 
 	late    map[string]time.Time // deal → the latest of its late events being evaluated
 	forget  bool                 // keep no history of findings (live: the store has it)
@@ -184,8 +183,7 @@ type missedCall struct {
 func NewMonitor(regs *regulations.Regulations) *Monitor {
 	m := &Monitor{regs: regs, open: map[string][]*Violation{}, missed: map[string][]*missedCall{},
 		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{},
-		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{},
-		durations: map[time.Duration]any{}}
+		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{}}
 	m.byID = map[string]*regulations.QualityRule{}
 	for i := range regs.Quality {
 		r := &regs.Quality[i]
@@ -444,7 +442,7 @@ func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwa
 	if prev != nil && prev.Pipeline == d.Pipeline {
 		if old, ok := p.Stage(prev.Stage); ok && isBackward(old, st) {
 			if r := sc.rule[kBackward]; r != nil {
-				m.flash(now, r, d, "").Evidence = map[string]any{"from_stage": old.ID, "to_stage": st.ID, "event_id": e.ID}
+				m.flash(now, r, d, "").Evidence = NewEvidence(map[string]any{"from_stage": old.ID, "to_stage": st.ID, "event_id": e.ID})
 			}
 		}
 	}
@@ -454,12 +452,12 @@ func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwa
 			if prev != nil {
 				from = prev.Stage
 			}
-			m.flash(now, r, d, "").Evidence = map[string]any{"from_stage": from, "event_id": e.ID}
+			m.flash(now, r, d, "").Evidence = NewEvidence(map[string]any{"from_stage": from, "event_id": e.ID})
 		}
 	}
 	if r := sc.rule[kRequired]; r != nil && st.Type.Closed() {
 		if missing := missingFields(sc.required, d); len(missing) > 0 {
-			m.flash(now, r, d, "").Evidence = map[string]any{"missing": missing, "event_id": e.ID}
+			m.flash(now, r, d, "").Evidence = NewEvidence(map[string]any{"missing": missing, "event_id": e.ID})
 		}
 	}
 }
@@ -765,7 +763,7 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	if et == nil {
 		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
-	v.Evidence = m.evidenceOf(v, r, threshold, et, x.a, since)
+	evidenceOf(v, r, threshold, et, x.a, since)
 	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
 	m.stateOpen++
 }
@@ -863,7 +861,7 @@ func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string)
 		}
 		v := m.newViolation(now, r, d, "", mc.id, mc.user)
 		v.kind = findCallback
-		v.Evidence = map[string]any{"call_id": mc.id, "phone": key, "started_at": mc.started, "limit": (mc.deadline.Sub(mc.started) - r.Grace).String(), "deadline": mc.deadline}
+		v.Evidence = NewEvidence(map[string]any{"call_id": mc.id, "phone": key, "started_at": mc.started, "limit": (mc.deadline.Sub(mc.started) - r.Grace).String(), "deadline": mc.deadline})
 		m.open[mc.deal] = append(m.open[mc.deal], v)
 	}
 }
