@@ -76,8 +76,12 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 	if len(order) > 0 {
 		r.auto.Start(events[order[0]].At)
 	}
+	// The event being placed and folded, copied here: placing it fills in
+	// its deal. One for all of them: nothing keeps an event past its
+	// turn, and a copy each escaped to the heap.
+	var e funnelwatch.Event
 	for _, i := range order {
-		e := events[i]
+		e = events[i]
 		if e.At.After(until) {
 			break
 		}
