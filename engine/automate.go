@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +37,12 @@ type Action struct {
 
 	due     time.Time // what Due points to: one allocation, not two
 	eventID string    // "act:" + Key, Key its tail (empty: not made yet)
+}
+
+// notifyAction is a notify action with room for its recipients.
+type notifyAction struct {
+	Action
+	to [2]string
 }
 
 // actPrefix begins the id of the event an action makes.
@@ -158,13 +163,12 @@ func (da *dealAuto) changed(task string) bool {
 }
 
 // instance identifies a deadline trigger of a deal: the automation, the
-// task and the state's mark (the due time, the stage entry…).
+// task and the state's mark (the due time, the stage entry…). 64 bytes:
+// a deal waits on a few for as long as it is open.
 type instance struct {
-	auto *regulations.Automation
-	h    uint64 // hash of task: sorts without reading the string
 	task string
 	mark int64
-	idx  int32 // the automation's place in autos, to sort by
+	idx  int32 // the automation's place in autos: it, and the order
 
 	// Its state, in the deal's list (not part of the name).
 	queued bool // a firing waits
@@ -215,9 +219,6 @@ func (a *Automator) arm(da *dealAuto) {
 }
 
 func (x *instance) compare(y *instance) int {
-	if x.h != y.h {
-		return cmpInt(x.h, y.h)
-	}
 	if c := strings.Compare(x.task, y.task); c != 0 {
 		return c
 	}
@@ -267,7 +268,7 @@ func (da *dealAuto) unqueue(k *instance) {
 		if da.insts[i].queued = false; !da.insts[i].done {
 			da.insts = slices.Delete(da.insts, i, i+1)
 			// Its trigger may be due again at the next look.
-			if k.task == "" || k.auto.When != regulations.TriggerTaskOverdue {
+			if k.task == "" || da.owner.autos[k.idx].When != regulations.TriggerTaskOverdue {
 				da.all = true
 			} else {
 				da.tasks = append(da.tasks, k.task)
@@ -276,11 +277,9 @@ func (da *dealAuto) unqueue(k *instance) {
 	}
 }
 
-var taskSeed = maphash.MakeSeed()
-
 // newInstance names a deadline trigger.
 func (a *Automator) newInstance(au *regulations.Automation, task string, mark time.Time) instance {
-	return instance{auto: au, idx: int32(a.index(au)), h: maphash.String(taskSeed, task), task: task, mark: mark.UnixNano()}
+	return instance{idx: int32(a.index(au)), task: task, mark: mark.UnixNano()}
 }
 
 // NewAutomator returns an automator of the regulations' automations,
@@ -727,7 +726,7 @@ func (a *Automator) deadlineFiring(da *dealAuto, seq uint64) *firing {
 	}
 	x.armed, x.queued = false, false // fire drops it unless it fired before
 	a.dues--
-	a.deadlineF = firing{auto: x.auto, da: da, task: x.task, mark: time.Unix(0, x.mark)}
+	a.deadlineF = firing{auto: a.autos[x.idx], da: da, task: x.task, mark: time.Unix(0, x.mark)}
 	a.arm(da)
 	return &a.deadlineF
 }
@@ -822,8 +821,15 @@ func (a *Automator) holds(at time.Time, f *firing, agg *Aggregate) bool {
 	d := agg.Deal
 	switch au.When {
 	case regulations.TriggerTaskOverdue:
-		t := agg.Tasks.Get(f.task)
-		return t != nil && t.Open() && t.Due != nil && t.Due.Equal(f.mark) && taskCounts(d, t) && !at.Before(*t.Due)
+		// Among the open tasks, by the due time the list holds: the
+		// tasks themselves, spread over memory, are read only for the
+		// one due then (a search by id read one at each step).
+		for _, ot := range agg.openTasks() {
+			if t := ot.t; ot.due.Equal(f.mark) && t.ID == f.task {
+				return t.Due != nil && taskCounts(d, t) && !at.Before(*t.Due)
+			}
+		}
+		return false
 	case regulations.TriggerDealIdle:
 		return d.Open() && d.LastEventAt.Equal(f.mark)
 	case regulations.TriggerStageSLA, regulations.TriggerStageEntered:
@@ -848,7 +854,16 @@ func (a *Automator) act(at time.Time, f *firing, agg *Aggregate, spec regulation
 	if agg != nil {
 		d = agg.Deal
 	}
-	x := &Action{Type: spec.Kind, At: at, Rule: f.auto.ID, Trigger: f.auto.When, Key: key}
+	var x *Action
+	if spec.Kind == regulations.ActionNotify && len(spec.Notify) <= 2 {
+		// The recipients (the responsible, a supervisor) in the same
+		// allocation as the action: one, not two.
+		n := &notifyAction{}
+		x, n.Action.Recipients = &n.Action, n.to[:0:len(spec.Notify)]
+	} else {
+		x = &Action{}
+	}
+	*x = Action{Type: spec.Kind, At: at, Rule: f.auto.ID, Trigger: f.auto.When, Key: key, Recipients: x.Recipients}
 	if d != nil {
 		x.DealID = d.ID
 	}
@@ -902,6 +917,9 @@ func (a *Automator) act(at time.Time, f *firing, agg *Aggregate, spec regulation
 				}
 				x.Recipients = append(x.Recipients, who)
 			}
+		}
+		if len(x.Recipients) == 0 {
+			x.Recipients = nil // as when made on the first recipient
 		}
 		if f.task != "" && f.auto.When == regulations.TriggerTaskOverdue {
 			x.TaskID = f.task

@@ -131,6 +131,11 @@ type Tasks []*funnelwatch.Task
 // a closure at every step (the robots' and the monitor's checks look
 // tasks up by id several times per event).
 func (ts Tasks) find(id string) (int, bool) {
+	if id == "" {
+		// First if anywhere: the monitor asks for it at every finding
+		// of a deal's condition, and the search read a task at each step.
+		return 0, len(ts) > 0 && ts[0].ID == ""
+	}
 	lo, hi := 0, len(ts)
 	for lo < hi {
 		h := int(uint(lo+hi) >> 1)

@@ -104,9 +104,8 @@ type Monitor struct {
 type dealMon struct {
 	m     *Monitor
 	id    string
-	sc    *scope       // where the deal was when last seen
-	open  []openEntry  // the findings of its state open now
-	since []sinceEntry // conditions waiting out their grace
+	sc    *scope     // where the deal was when last seen
+	conds *dealConds // its open findings and waiting conditions (nil: none, as for most deals)
 	// due: the moments the deal is to be checked at. Only the earliest
 	// is on the agenda (at the place it took among ties when it was
 	// scheduled), so a deal waiting on many deadlines holds one entry
@@ -120,6 +119,40 @@ type dealMon struct {
 	// to look at.
 	lastAgg *Aggregate
 	lastRev uint64
+}
+
+// dealConds are the findings of a deal's state open now and the
+// conditions waiting out their grace: apart from dealMon, as most open
+// deals have never had either, and two empty lists a deal were 48 bytes.
+// Kept once made: a deal that had some is likely to have more, and
+// making them again was an allocation per finding.
+type dealConds struct {
+	open  []openEntry
+	since []sinceEntry
+}
+
+// openList returns the findings of the deal's state open now.
+func (ds *dealMon) openList() []openEntry {
+	if ds.conds == nil {
+		return nil
+	}
+	return ds.conds.open
+}
+
+// sinceList returns the conditions waiting out their grace.
+func (ds *dealMon) sinceList() []sinceEntry {
+	if ds.conds == nil {
+		return nil
+	}
+	return ds.conds.since
+}
+
+// condsOf returns the deal's conditions, made when it has none.
+func (ds *dealMon) condsOf() *dealConds {
+	if ds.conds == nil {
+		ds.conds = &dealConds{}
+	}
+	return ds.conds
 }
 
 // dueCheck is a moment a deal is to be checked at, and its place among
@@ -562,7 +595,7 @@ func (m *Monitor) evaluateAt(now time.Time, a *Aggregate, ds *dealMon) {
 		}
 	}
 	if due {
-		for _, s := range ds.since {
+		for _, s := range ds.sinceList() {
 			if s.since.Add(s.rule.Grace).Equal(now) {
 				due = false
 				break
@@ -639,37 +672,39 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		return // nothing stopped holding: the deal has not changed
 	}
 	ds.lastAgg, ds.lastRev = a, a.rev
-	// Conditions that no longer hold stop waiting out their grace.
-	kept := ds.since[:0]
-	for _, s := range ds.since {
-		if s.held == x.held {
-			kept = append(kept, s)
-		}
-	}
-	clear(ds.since[len(kept):])
-	ds.since = kept
-	if len(kept) == 0 {
-		ds.since = nil
-	}
 	at := now
 	if late, ok := m.late[d.ID]; ok {
 		delete(m.late, d.ID)
 		at = late
 	}
-	// Findings whose condition no longer holds resolve.
-	open := ds.open[:0]
-	for _, o := range ds.open {
-		if o.held != x.held {
-			m.resolve(o.v, later(at, o.v.OpenedAt))
-			m.stateOpen--
-			continue
+	if c := ds.conds; c != nil {
+		// Conditions that no longer hold stop waiting out their grace.
+		kept := c.since[:0]
+		for _, s := range c.since {
+			if s.held == x.held {
+				kept = append(kept, s)
+			}
 		}
-		open = append(open, o)
-	}
-	clear(ds.open[len(open):])
-	ds.open = open
-	if len(open) == 0 {
-		ds.open = nil
+		clear(c.since[len(kept):])
+		c.since = kept
+		if len(kept) == 0 {
+			c.since = nil
+		}
+		// Findings whose condition no longer holds resolve.
+		open := c.open[:0]
+		for _, o := range c.open {
+			if o.held != x.held {
+				m.resolve(o.v, later(at, o.v.OpenedAt))
+				m.stateOpen--
+				continue
+			}
+			open = append(open, o)
+		}
+		clear(c.open[len(open):])
+		c.open = open
+		if len(open) == 0 {
+			c.open = nil
+		}
 	}
 	m.arm(ds)
 }
@@ -688,8 +723,9 @@ func (ds *dealMon) aggOf(deal func(id string) *Aggregate) *Aggregate {
 // holdsFor marks the open finding of rule r on task t as holding, if
 // there is one.
 func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64) bool {
-	for i := range ds.open {
-		if o := &ds.open[i]; o.t == t && o.rule == r {
+	open := ds.openList()
+	for i := range open {
+		if o := &open[i]; o.t == t && o.rule == r {
 			o.held = held
 			return true
 		}
@@ -729,33 +765,36 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 		sub = call
 	}
 	ds := x.ds
-	for i := range ds.open {
-		if o := &ds.open[i]; o.rule == r && o.sub == sub {
+	open := ds.openList()
+	for i := range open {
+		if o := &open[i]; o.rule == r && o.sub == sub {
 			o.held = x.held
 			return
 		}
 	}
+	waiting := ds.sinceList()
 	i := -1
-	for j := range ds.since {
-		if ds.since[j].rule == r && ds.since[j].sub == sub {
+	for j := range waiting {
+		if waiting[j].rule == r && waiting[j].sub == sub {
 			i = j
 			break
 		}
 	}
 	since := now
 	if i >= 0 {
-		since = ds.since[i].since
-		ds.since[i].held = x.held
+		since = waiting[i].since
+		waiting[i].held = x.held
 	}
 	if deadline := since.Add(r.Grace); now.Before(deadline) {
 		if i < 0 {
-			ds.since = append(ds.since, sinceEntry{rule: r, sub: sub, since: since, held: x.held})
+			c := ds.condsOf()
+			c.since = append(c.since, sinceEntry{rule: r, sub: sub, since: since, held: x.held})
 		}
 		m.scheduleDeal(ds, deadline)
 		return
 	}
 	if i >= 0 {
-		ds.since[i].held = 0 // dropped after the evaluation
+		waiting[i].held = 0 // dropped after the evaluation
 	}
 	d := x.a.Deal
 	v := m.newViolationIn(now, r, d, x.sc, task, call, user)
@@ -764,7 +803,8 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
 	evidenceOf(v, r, threshold, et, x.a, since)
-	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
+	c := ds.condsOf()
+	c.open = append(c.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
 	m.stateOpen++
 }
 
