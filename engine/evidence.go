@@ -38,14 +38,18 @@ func (e Evidence) Map() map[string]any {
 // MarshalJSON writes the object (null: none), keys sorted.
 func (e Evidence) MarshalJSON() ([]byte, error) { return json.Marshal(e.Map()) }
 
-// evidence is what a state finding's evidence says (Violation.ev).
+// evidence is what a state finding's evidence says (Violation.ev), in
+// as few bytes as say it: every finding holds one. The deadline, when
+// there is one, is since; mark is the stage's or the pipeline's entry, or
+// when the last task closed, as the rule says; the SLA or the lifetime
+// is the deadline less the entry.
 type evidence struct {
-	since, deadline, created, due, entered, last time.Time
-	task, text, assignee                         string
-	grace, limit                                 time.Duration // limit: the SLA or the lifetime
-	reschedules                                  int
-	has                                          evidenceHas
-	rule                                         evidenceRule
+	since, created, due, mark time.Time
+	task, text, assignee      string
+	grace                     time.Duration
+	reschedules               int32
+	has                       evidenceHas
+	rule                      evidenceRule
 }
 
 // evidenceHas says which of the optional entries an evidence has.
@@ -72,8 +76,10 @@ const (
 func (x *evidence) object() map[string]any {
 	ev := make(map[string]any, 12)
 	ev["since"] = x.since
+	var deadline time.Time
 	if x.has&hasDeadline != 0 {
-		ev["deadline"] = x.deadline
+		deadline = x.since
+		ev["deadline"] = deadline
 	}
 	if x.grace > 0 {
 		ev["grace"] = x.grace.String()
@@ -89,14 +95,14 @@ func (x *evidence) object() map[string]any {
 	}
 	switch x.rule {
 	case evStageSLA:
-		ev["stage_entered_at"] = x.entered
-		ev["sla"] = x.limit.String()
+		ev["stage_entered_at"] = x.mark
+		ev["sla"] = deadline.Sub(x.mark).String()
 	case evLifetime:
-		ev["pipeline_entered_at"] = x.entered
-		ev["limit"] = x.limit.String()
+		ev["pipeline_entered_at"] = x.mark
+		ev["limit"] = deadline.Sub(x.mark).String()
 	case evNoNextTask:
 		if x.has&hasLast != 0 {
-			ev["last_task_closed_at"] = x.last
+			ev["last_task_closed_at"] = x.mark
 		}
 	}
 	return ev
@@ -111,7 +117,7 @@ func evidenceOf(v *Violation, r *regulations.QualityRule, threshold time.Time, t
 	x := &v.ev
 	*x = evidence{since: since, grace: r.Grace}
 	if !threshold.IsZero() {
-		x.since, x.deadline = threshold, threshold
+		x.since = threshold
 		x.has |= hasDeadline
 	}
 	if t != nil {
@@ -121,13 +127,13 @@ func evidenceOf(v *Violation, r *regulations.QualityRule, threshold time.Time, t
 			x.due = *t.Due
 			x.has |= hasDue
 		}
-		x.reschedules = t.Reschedules
+		x.reschedules = int32(t.Reschedules)
 	}
 	switch r.ID {
 	case regulations.RuleStageSLA:
-		x.rule, x.entered, x.limit = evStageSLA, d.StageEnteredAt, threshold.Sub(d.StageEnteredAt)
+		x.rule, x.mark = evStageSLA, d.StageEnteredAt
 	case regulations.RulePipelineLifetime:
-		x.rule, x.entered, x.limit = evLifetime, d.PipelineEnteredAt, threshold.Sub(d.PipelineEnteredAt)
+		x.rule, x.mark = evLifetime, d.PipelineEnteredAt
 	case regulations.RuleNoNextTask:
 		x.rule = evNoNextTask
 		var last *time.Time
@@ -137,7 +143,7 @@ func evidenceOf(v *Violation, r *regulations.QualityRule, threshold time.Time, t
 			}
 		}
 		if last != nil {
-			x.last = *last
+			x.mark = *last
 			x.has |= hasLast
 		}
 	}
