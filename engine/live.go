@@ -321,7 +321,12 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	a.mon, a.auto = old.mon, old.auto
 	old.mon, old.auto = nil, nil
 	r.aggs[e.DealID] = a
-	r.touched = append(r.touched, e.DealID)
+	for i := range r.touched {
+		if r.touched[i].a == old { // touched at this instant before: evaluated as it now is
+			r.touched[i].a = a
+		}
+	}
+	r.touched = append(r.touched, touch{e.DealID, a})
 	r.monitor.Observe(e, &prev, a, r.deal)
 	r.auto.OnEvent(e, &prev, a)
 	return nil
