@@ -151,7 +151,7 @@ type dealAuto struct {
 	// deadline whose firing came due without acting), and the tasks that
 	// are (set, rescheduled, or with such a firing).
 	agg   *Aggregate
-	rev   uint64
+	rev   uint32
 	all   bool
 	tasks []string
 }

@@ -118,7 +118,7 @@ type dealMon struct {
 	// they stand, a check at a deadline only has the conditions due then
 	// to look at.
 	lastAgg *Aggregate
-	lastRev uint64
+	lastRev uint32
 }
 
 // dealConds are the findings of a deal's state open now and the
