@@ -351,9 +351,13 @@ func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
 		}
 	}
 	c := dueCheck{at: at, seq: m.timers.reserve()}
-	if n := len(ds.due); n == cap(ds.due) {
-		// Grown one at a time: a deal has a few, kept for long.
-		ds.due = append(make([]dueCheck, 0, n+1), ds.due...)
+	if n := len(ds.due); n == cap(ds.due) && n < 4 {
+		// Made for three, then grown one at a time while short: most
+		// open deals wait on a few (a task's due time, the SLA, the
+		// lifetime) for as long as they stay open, and one at a time
+		// from one cost an allocation each. Past four, doubled, as
+		// append does: a deal piling up tasks made a list a check.
+		ds.due = append(make([]dueCheck, 0, max(n+1, 3)), ds.due...)
 	}
 	ds.due = append(ds.due, c)
 	m.dues++
