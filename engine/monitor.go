@@ -571,6 +571,8 @@ type evaluation struct {
 	// due: only the conditions that fall due now are taken (see
 	// evaluateAt).
 	due bool
+	// hint: where among the deal's open findings holdsFor looks first.
+	hint int
 }
 
 // evaluate brings the deal's state findings up to date at now: conditions
@@ -637,7 +639,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 					}
 					continue
 				}
-				if overdue == nil || ds.holdsFor(overdue, ot.t, x.held) {
+				if overdue == nil || ds.holdsFor(overdue, ot.t, x.held, &x.hint) {
 					continue
 				}
 			}
@@ -725,12 +727,26 @@ func (ds *dealMon) aggOf(deal func(id string) *Aggregate) *Aggregate {
 }
 
 // holdsFor marks the open finding of rule r on task t as holding, if
-// there is one.
-func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64) bool {
+// there is one. The search begins where the last one ended (from): the
+// tasks are taken in id order, and their findings opened in that order,
+// evaluation after evaluation, so the next is mostly the one after. A
+// deal piling up overdue tasks made this a scan of every finding for
+// every task. There is at most one finding a rule and task, so where the
+// search begins changes only how soon it is found.
+func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64, from *int) bool {
 	open := ds.openList()
-	for i := range open {
+	n := len(open)
+	if *from >= n {
+		*from = 0
+	}
+	for k := range n {
+		i := *from + k
+		if i >= n {
+			i -= n
+		}
 		if o := &open[i]; o.t == t && o.rule == r {
 			o.held = held
+			*from = i + 1
 			return true
 		}
 	}
