@@ -218,14 +218,18 @@ func (a *Automator) arm(da *dealAuto) {
 	}
 }
 
+// compare orders a deal's deadline triggers for search: by the mark
+// and the automation first, which tell most apart without reading the
+// task's id (the ids of the robots' own tasks are long keys sharing a
+// prefix); the order is only the list's, nothing fires by it.
 func (x *instance) compare(y *instance) int {
-	if c := strings.Compare(x.task, y.task); c != 0 {
-		return c
+	if x.mark != y.mark {
+		return cmpInt(x.mark, y.mark)
 	}
 	if x.idx != y.idx {
 		return cmpInt(int64(x.idx), int64(y.idx))
 	}
-	return cmpInt(x.mark, y.mark)
+	return strings.Compare(x.task, y.task)
 }
 
 func cmpInt[T int | int64 | uint64](a, b T) int {
