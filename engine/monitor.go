@@ -313,10 +313,13 @@ func (m *Monitor) OpenCount() int {
 func (m *Monitor) PendingTimers() int { return m.timers.len() - m.queued + m.dues }
 
 // check is what a timer checks: a deal's conditions, a phone's callbacks,
-// or (neither) the daily comparison of the managers.
+// or (neither) the daily comparison of the managers. The phone is
+// pointed to: the agenda holds a check for nearly every open deal and
+// one for each missed call, and a string in every entry was 8 bytes a
+// deal.
 type check struct {
 	ds    *dealMon
-	phone string
+	phone *string
 }
 
 // timer identifies a phone's or the anomaly check on the agenda.
@@ -335,7 +338,11 @@ func (m *Monitor) schedule(t timer) {
 		return
 	}
 	m.checks[t] = true
-	m.timers.add(t.at, check{phone: t.phone})
+	var phone *string
+	if t.phone != "" {
+		phone = &t.phone
+	}
+	m.timers.add(t.at, check{phone: phone})
 }
 
 // scheduleDeal adds a check of a deal's conditions, once per moment.
@@ -413,9 +420,9 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 			if a := c.ds.aggOf(deal); a != nil && a.Deal != nil {
 				m.evaluateAt(at, a, c.ds)
 			}
-		case c.phone != "":
-			delete(m.checks, timer{at: at, phone: c.phone})
-			m.checkCallbacks(at, c.phone, deal)
+		case c.phone != nil:
+			delete(m.checks, timer{at: at, phone: *c.phone})
+			m.checkCallbacks(at, *c.phone, deal)
 		default:
 			delete(m.checks, timer{at: at, kind: timerAnomaly})
 			m.checkAnomalies(at)
