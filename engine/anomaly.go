@@ -154,7 +154,7 @@ func (m *Monitor) settleAnomalies(now time.Time, r *regulations.QualityRule, met
 			v := m.newViolation(now, r, nil, "", "", u)
 			v.kind = findAnomaly
 			v.Metric = metric
-			v.Evidence = map[string]any{"metric": metric}
+			v.Evidence = NewEvidence(map[string]any{"metric": metric})
 			m.open[""] = append(m.open[""], v)
 		}
 	}

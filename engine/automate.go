@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +35,25 @@ type Action struct {
 	Channel    string     // message
 	URL        string     // webhook
 
-	due time.Time // what Due points to: one allocation, not two
+	due     time.Time // what Due points to: one allocation, not two
+	eventID string    // "act:" + Key, Key its tail (empty: not made yet)
+}
+
+// notifyAction is a notify action with room for its recipients.
+type notifyAction struct {
+	Action
+	to [2]string
+}
+
+// actPrefix begins the id of the event an action makes.
+const actPrefix = "act:"
+
+// EventID returns the id of the event the action makes: "act:" + Key.
+func (x *Action) EventID() string {
+	if x.eventID != "" && x.eventID[len(actPrefix):] == x.Key {
+		return x.eventID
+	}
+	return actPrefix + x.Key
 }
 
 // firing is an automation due to act once its delay has passed (if its
@@ -134,7 +151,7 @@ type dealAuto struct {
 	// deadline whose firing came due without acting), and the tasks that
 	// are (set, rescheduled, or with such a firing).
 	agg   *Aggregate
-	rev   uint64
+	rev   uint32
 	all   bool
 	tasks []string
 }
@@ -146,13 +163,12 @@ func (da *dealAuto) changed(task string) bool {
 }
 
 // instance identifies a deadline trigger of a deal: the automation, the
-// task and the state's mark (the due time, the stage entry…).
+// task and the state's mark (the due time, the stage entry…). 64 bytes:
+// a deal waits on a few for as long as it is open.
 type instance struct {
-	auto *regulations.Automation
-	h    uint64 // hash of task: sorts without reading the string
 	task string
 	mark int64
-	idx  int32 // the automation's place in autos, to sort by
+	idx  int32 // the automation's place in autos: it, and the order
 
 	// Its state, in the deal's list (not part of the name).
 	queued bool // a firing waits
@@ -202,17 +218,18 @@ func (a *Automator) arm(da *dealAuto) {
 	}
 }
 
+// compare orders a deal's deadline triggers for search: by the mark
+// and the automation first, which tell most apart without reading the
+// task's id (the ids of the robots' own tasks are long keys sharing a
+// prefix); the order is only the list's, nothing fires by it.
 func (x *instance) compare(y *instance) int {
-	if x.h != y.h {
-		return cmpInt(x.h, y.h)
-	}
-	if c := strings.Compare(x.task, y.task); c != 0 {
-		return c
+	if x.mark != y.mark {
+		return cmpInt(x.mark, y.mark)
 	}
 	if x.idx != y.idx {
 		return cmpInt(int64(x.idx), int64(y.idx))
 	}
-	return cmpInt(x.mark, y.mark)
+	return strings.Compare(x.task, y.task)
 }
 
 func cmpInt[T int | int64 | uint64](a, b T) int {
@@ -255,7 +272,7 @@ func (da *dealAuto) unqueue(k *instance) {
 		if da.insts[i].queued = false; !da.insts[i].done {
 			da.insts = slices.Delete(da.insts, i, i+1)
 			// Its trigger may be due again at the next look.
-			if k.task == "" || k.auto.When != regulations.TriggerTaskOverdue {
+			if k.task == "" || da.owner.autos[k.idx].When != regulations.TriggerTaskOverdue {
 				da.all = true
 			} else {
 				da.tasks = append(da.tasks, k.task)
@@ -264,11 +281,9 @@ func (da *dealAuto) unqueue(k *instance) {
 	}
 }
 
-var taskSeed = maphash.MakeSeed()
-
 // newInstance names a deadline trigger.
 func (a *Automator) newInstance(au *regulations.Automation, task string, mark time.Time) instance {
-	return instance{auto: au, idx: int32(a.index(au)), h: maphash.String(taskSeed, task), task: task, mark: mark.UnixNano()}
+	return instance{idx: int32(a.index(au)), task: task, mark: mark.UnixNano()}
 }
 
 // NewAutomator returns an automator of the regulations' automations,
@@ -715,7 +730,7 @@ func (a *Automator) deadlineFiring(da *dealAuto, seq uint64) *firing {
 	}
 	x.armed, x.queued = false, false // fire drops it unless it fired before
 	a.dues--
-	a.deadlineF = firing{auto: x.auto, da: da, task: x.task, mark: time.Unix(0, x.mark)}
+	a.deadlineF = firing{auto: a.autos[x.idx], da: da, task: x.task, mark: time.Unix(0, x.mark)}
 	a.arm(da)
 	return &a.deadlineF
 }
@@ -747,8 +762,11 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 	if timed {
 		f.da.state(&inst).done = true
 	}
-	// The idempotency key: AUTOMATION:CAUSE:INDEX.
-	key := append(a.key[:0], au.ID...)
+	// The idempotency key: AUTOMATION:CAUSE:INDEX, made behind the
+	// prefix of the id of the event the action makes ("act:" + key), so
+	// that one string is both.
+	key := append(a.key[:0], actPrefix...)
+	key = append(key, au.ID...)
 	key = append(key, ':')
 	switch {
 	case au.When == regulations.TriggerSchedule:
@@ -768,7 +786,9 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 	key = append(key, ':')
 	a.key = key
 	for i, act := range au.Do {
-		if x := a.act(at, f, agg, act, string(strconv.AppendInt(key, int64(i), 10)), openDeals); x != nil {
+		id := string(strconv.AppendInt(key, int64(i), 10))
+		if x := a.act(at, f, agg, act, id[len(actPrefix):], openDeals); x != nil {
+			x.eventID = id
 			out = append(out, x)
 		}
 	}
@@ -805,8 +825,15 @@ func (a *Automator) holds(at time.Time, f *firing, agg *Aggregate) bool {
 	d := agg.Deal
 	switch au.When {
 	case regulations.TriggerTaskOverdue:
-		t := agg.Tasks.Get(f.task)
-		return t != nil && t.Open() && t.Due != nil && t.Due.Equal(f.mark) && taskCounts(d, t) && !at.Before(*t.Due)
+		// Among the open tasks, by the due time the list holds: the
+		// tasks themselves, spread over memory, are read only for the
+		// one due then (a search by id read one at each step).
+		for _, ot := range agg.openTasks() {
+			if t := ot.t; ot.due.Equal(f.mark) && t.ID == f.task {
+				return t.Due != nil && taskCounts(d, t) && !at.Before(*t.Due)
+			}
+		}
+		return false
 	case regulations.TriggerDealIdle:
 		return d.Open() && d.LastEventAt.Equal(f.mark)
 	case regulations.TriggerStageSLA, regulations.TriggerStageEntered:
@@ -831,7 +858,16 @@ func (a *Automator) act(at time.Time, f *firing, agg *Aggregate, spec regulation
 	if agg != nil {
 		d = agg.Deal
 	}
-	x := &Action{Type: spec.Kind, At: at, Rule: f.auto.ID, Trigger: f.auto.When, Key: key}
+	var x *Action
+	if spec.Kind == regulations.ActionNotify && len(spec.Notify) <= 2 {
+		// The recipients (the responsible, a supervisor) in the same
+		// allocation as the action: one, not two.
+		n := &notifyAction{}
+		x, n.Action.Recipients = &n.Action, n.to[:0:len(spec.Notify)]
+	} else {
+		x = &Action{}
+	}
+	*x = Action{Type: spec.Kind, At: at, Rule: f.auto.ID, Trigger: f.auto.When, Key: key, Recipients: x.Recipients}
 	if d != nil {
 		x.DealID = d.ID
 	}
@@ -885,6 +921,9 @@ func (a *Automator) act(at time.Time, f *firing, agg *Aggregate, spec regulation
 				}
 				x.Recipients = append(x.Recipients, who)
 			}
+		}
+		if len(x.Recipients) == 0 {
+			x.Recipients = nil // as when made on the first recipient
 		}
 		if f.task != "" && f.auto.When == regulations.TriggerTaskOverdue {
 			x.TaskID = f.task

@@ -71,13 +71,17 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 			tasks++
 		}
 	}
-	r := &replay{regs: regs, mode: mode, aggs: make(map[string]*Aggregate, deals), taskDeal: make(map[string]string, tasks),
-		best: make(map[string]string, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until}}
+	r := &replay{regs: regs, mode: mode, aggs: make(map[string]*Aggregate, deals), taskDeal: make(map[string]*Aggregate, tasks),
+		best: make(map[string]*Aggregate, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until}}
 	if len(order) > 0 {
 		r.auto.Start(events[order[0]].At)
 	}
+	// The event being placed and folded, copied here: placing it fills in
+	// its deal. One for all of them: nothing keeps an event past its
+	// turn, and a copy each escaped to the heap.
+	var e funnelwatch.Event
 	for _, i := range order {
-		e := events[i]
+		e = events[i]
 		if e.At.After(until) {
 			break
 		}
@@ -102,6 +106,12 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 	return r.res, nil
 }
 
+// touch is a deal changed at the current instant, and its aggregate.
+type touch struct {
+	id string
+	a  *Aggregate
+}
+
 // replay is the simulated funnel of a backtest.
 type replay struct {
 	regs *regulations.Regulations
@@ -109,13 +119,13 @@ type replay struct {
 	aggs map[string]*Aggregate
 	// What places an event by its task or a call by its phone (nil when
 	// the events come placed, as the live engine's do).
-	taskDeal map[string]string
-	best     map[string]string // contact → its deal, for calls without one
+	taskDeal map[string]*Aggregate
+	best     map[string]*Aggregate // contact → its deal, for calls without one
 	monitor  *Monitor
 	auto     *Automator
 	res      *BacktestResult
 	instant  time.Time
-	touched  []string // deals changed at the current instant
+	touched  []touch // deals changed at the current instant
 	seq      int64
 	prev     funnelwatch.Deal // the deal before the event apply folds
 	names    names            // one copy of each name the deals repeat
@@ -142,11 +152,15 @@ func (r *replay) openDeals(user string) int { return r.auto.openDeals(user) }
 // settle evaluates the deals changed at the current instant, now that all
 // of its events are folded.
 func (r *replay) settle() {
-	slices.Sort(r.touched)
-	for _, id := range slices.Compact(r.touched) {
-		r.monitor.Evaluate(r.instant, r.aggs[id])
-		r.auto.Evaluate(r.instant, r.aggs[id])
+	slices.SortFunc(r.touched, func(x, y touch) int { return strings.Compare(x.id, y.id) })
+	for i, t := range r.touched {
+		if i > 0 && t.id == r.touched[i-1].id {
+			continue
+		}
+		r.monitor.Evaluate(r.instant, t.a)
+		r.auto.Evaluate(r.instant, t.a)
 	}
+	clear(r.touched)
 	r.touched = r.touched[:0]
 	r.noticeFindings()
 }
@@ -155,16 +169,23 @@ func (r *replay) settle() {
 // the finding is about and when it opened, e.g.
 // "missed_call_callback:D1/C1@20261102T071500Z:notify".
 func noticeKey(v *Violation) string {
-	subject := v.DealID
-	for _, part := range []string{v.TaskID, v.CallID, v.Metric} {
+	var buf [128]byte // one allocation, the string
+	b := append(buf[:0], v.Rule...)
+	b = append(b, ':')
+	if v.DealID == "" {
+		b = append(b, v.User...)
+	}
+	b = append(b, v.DealID...)
+	for _, part := range [...]string{v.TaskID, v.CallID, v.Metric} {
 		if part != "" {
-			subject += "/" + part
+			b = append(b, '/')
+			b = append(b, part...)
 		}
 	}
-	if v.DealID == "" {
-		subject = v.User + subject
-	}
-	return v.Rule + ":" + subject + "@" + v.OpenedAt.UTC().Format("20060102T150405Z") + ":notify"
+	b = append(b, '@')
+	b = appendStamp(b, v.OpenedAt)
+	b = append(b, ":notify"...)
+	return string(b)
 }
 
 // noticeFindings tells whom the rules name of the findings just opened:
@@ -298,16 +319,16 @@ func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 		a.Apply(&r.regs.Funnel, e)
 		r.share(e, a)
 		if e.Task != nil && r.taskDeal != nil {
-			r.taskDeal[e.Task.ID] = e.DealID
+			r.taskDeal[e.Task.ID] = a
 		}
 		if d := a.Deal; d != nil && d.ContactID != "" && r.best != nil {
-			if best := r.best[d.ContactID]; best != d.ID { // else already the contact's deal
-				if cur := r.aggs[best]; cur == nil || cur == a || betterDeal(d, cur.Deal) {
-					r.best[d.ContactID] = d.ID
+			if cur := r.best[d.ContactID]; cur != a { // else already the contact's deal
+				if cur == nil || betterDeal(d, cur.Deal) {
+					r.best[d.ContactID] = a
 				}
 			}
 		}
-		r.touched = append(r.touched, e.DealID)
+		r.touched = append(r.touched, touch{e.DealID, a})
 	}
 	r.monitor.Observe(e, prev, a, r.deal)
 	r.auto.OnEvent(e, prev, a)
@@ -366,7 +387,12 @@ func actionEvent(x *Action, aggs map[string]*Aggregate) *funnelwatch.Event {
 // fillActionEvent is actionEvent into e (and t, for a task), with the
 // actor given.
 func fillActionEvent(e *funnelwatch.Event, t *funnelwatch.TaskPayload, x *Action, actor string, aggs map[string]*Aggregate) *funnelwatch.Event {
-	*e = funnelwatch.Event{ID: "act:" + x.Key, At: x.At, Actor: actor, DealID: x.DealID}
+	switch x.Type {
+	case regulations.ActionTask, regulations.ActionMove, regulations.ActionAssign, regulations.ActionCopy:
+	default:
+		return nil // no event: its id is not made
+	}
+	*e = funnelwatch.Event{ID: x.EventID(), At: x.At, Actor: actor, DealID: x.DealID}
 	switch x.Type {
 	case regulations.ActionTask:
 		e.Type = funnelwatch.EventTaskCreated
@@ -386,8 +412,6 @@ func fillActionEvent(e *funnelwatch.Event, t *funnelwatch.TaskPayload, x *Action
 		e.Type, e.DealID = funnelwatch.EventDealCreated, ""
 		e.Deal = &funnelwatch.DealPayload{ID: x.NewDealID, Pipeline: pipeline, Stage: stage, Responsible: d.Responsible,
 			Source: "repeat:" + d.ID, Name: d.Name, Contact: contactInfo(d.ContactID)}
-	default:
-		return nil
 	}
 	return e
 }
@@ -425,13 +449,20 @@ func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 		e.DealID = e.Deal.ID
 		return "", nil
 	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted, funnelwatch.EventTaskRescheduled:
-		if e.DealID = r.taskDeal[e.TaskID]; e.DealID == "" {
+		// The task's deal, placed when the task was created.
+		a := r.taskDeal[e.TaskID]
+		if a == nil || a.Deal == nil {
 			return fmt.Sprintf("unknown task %q", e.TaskID), nil
 		}
+		e.DealID = a.Deal.ID
+		return "", a
 	case funnelwatch.EventCall:
 		if e.DealID = e.Call.DealID; e.DealID == "" {
 			if id, _ := contactKey(&funnelwatch.ContactInfo{Phone: e.Call.Phone}); id != "" {
-				e.DealID = r.best[id]
+				if a := r.best[id]; a != nil {
+					e.DealID = a.Deal.ID
+					return "", a
+				}
 			}
 			return "", nil
 		}

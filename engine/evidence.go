@@ -1,83 +1,141 @@
 package engine
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
-// evidence holds the values a state finding's Evidence points to. The map
-// takes pointers into one of these rather than the values themselves:
-// a value in an `any` is a copy on the heap of its own, and a finding
-// would cost a dozen small allocations where this costs none: it is part
-// of the finding (Violation.ev). Evidence is only ever written out as
-// JSON, which reads through the pointers.
-type evidence struct {
-	since, deadline, created, due, entered, last time.Time
-	task, text, assignee                         string
+// Evidence is what a finding rests on, written out as a JSON object (the
+// task and its due time, the call, the stage entry and its SLA…). A
+// state finding's is kept as the values it names, part of the finding,
+// and made into the object only when written: a replay opens hundreds
+// of thousands of findings, and a map each (two allocations, and a
+// collector's scan of every entry for as long as the finding is kept)
+// was a tenth of its allocations. The others (findings of a moment,
+// callbacks, anomalies) are few and keep their map.
+type Evidence struct {
+	kv map[string]any
+	st *evidence
 }
 
-// evidenceOf says what a state rule's finding rests on: the task and its
-// due time, the stage entry and its SLA, the pipeline entry and its
-// lifetime, the missing fields, and always when the condition began to
+// NewEvidence returns the evidence of the entries given.
+func NewEvidence(kv map[string]any) Evidence { return Evidence{kv: kv} }
+
+// IsZero reports whether there is no evidence.
+func (e Evidence) IsZero() bool { return e.kv == nil && e.st == nil }
+
+// Map returns the evidence as the object it is written as (nil: none).
+func (e Evidence) Map() map[string]any {
+	if e.st != nil {
+		return e.st.object()
+	}
+	return e.kv
+}
+
+// MarshalJSON writes the object (null: none), keys sorted.
+func (e Evidence) MarshalJSON() ([]byte, error) { return json.Marshal(e.Map()) }
+
+// evidence is what a state finding's evidence says (Violation.ev), in
+// as few bytes as say it: every finding holds one. The deadline, when
+// there is one, is since; mark is the stage's or the pipeline's entry, or
+// when the last task closed, as the rule says; the SLA or the lifetime
+// is the deadline less the entry.
+type evidence struct {
+	since, created, due, mark time.Time
+	task, text, assignee      string
+	grace                     time.Duration
+	reschedules               int32
+	has                       evidenceHas
+	rule                      evidenceRule
+}
+
+// evidenceHas says which of the optional entries an evidence has.
+type evidenceHas uint8
+
+const (
+	hasDeadline evidenceHas = 1 << iota
+	hasTask
+	hasDue
+	hasLast
+)
+
+// evidenceRule is the rule whose evidence names the deal's entries.
+type evidenceRule uint8
+
+const (
+	evOther evidenceRule = iota
+	evStageSLA
+	evLifetime
+	evNoNextTask
+)
+
+// object is the evidence as written.
+func (x *evidence) object() map[string]any {
+	ev := make(map[string]any, 12)
+	ev["since"] = x.since
+	var deadline time.Time
+	if x.has&hasDeadline != 0 {
+		deadline = x.since
+		ev["deadline"] = deadline
+	}
+	if x.grace > 0 {
+		ev["grace"] = x.grace.String()
+	}
+	if x.has&hasTask != 0 {
+		ev["task_id"], ev["task_text"], ev["assignee"], ev["task_created_at"] = x.task, x.text, x.assignee, x.created
+		if x.has&hasDue != 0 {
+			ev["due"] = x.due
+		}
+		if x.reschedules > 0 {
+			ev["reschedules"] = x.reschedules
+		}
+	}
+	switch x.rule {
+	case evStageSLA:
+		ev["stage_entered_at"] = x.mark
+		ev["sla"] = deadline.Sub(x.mark).String()
+	case evLifetime:
+		ev["pipeline_entered_at"] = x.mark
+		ev["limit"] = deadline.Sub(x.mark).String()
+	case evNoNextTask:
+		if x.has&hasLast != 0 {
+			ev["last_task_closed_at"] = x.mark
+		}
+	}
+	return ev
+}
+
+// evidenceOf records what a state rule's finding rests on: the task and
+// its due time, the stage entry and its SLA, the pipeline entry and its
+// lifetime, the last task closed, and always when the condition began to
 // hold and when it became a finding (past its grace).
-func (m *Monitor) evidenceOf(v *Violation, r *regulations.QualityRule, threshold time.Time, t *funnelwatch.Task, a *Aggregate, since time.Time) map[string]any {
+func evidenceOf(v *Violation, r *regulations.QualityRule, threshold time.Time, t *funnelwatch.Task, a *Aggregate, since time.Time) {
 	d := a.Deal
 	x := &v.ev
-	*x = evidence{since: since}
-	// Sized at once, to the entry: a map that grows is rebuilt, and one
-	// of up to eight entries is a single group.
-	n := 1
+	*x = evidence{since: since, grace: r.Grace}
 	if !threshold.IsZero() {
-		n++
-	}
-	if r.Grace > 0 {
-		n++
-	}
-	if t != nil {
-		n += 4
-		if t.Due != nil {
-			n++
-		}
-		if t.Reschedules > 0 {
-			n++
-		}
-	}
-	switch r.ID {
-	case regulations.RuleStageSLA, regulations.RulePipelineLifetime, regulations.RuleNoNextTask:
-		n += 2
-	}
-	ev := make(map[string]any, n)
-	ev["since"] = &x.since
-	if !threshold.IsZero() {
-		x.since, x.deadline = threshold, threshold
-		ev["deadline"] = &x.deadline
-	}
-	if r.Grace > 0 {
-		ev["grace"] = m.durationText(r.Grace)
+		x.since = threshold
+		x.has |= hasDeadline
 	}
 	if t != nil {
 		x.task, x.text, x.assignee, x.created = t.ID, t.Text, t.Assignee, t.CreatedAt
-		ev["task_id"], ev["task_text"], ev["assignee"], ev["task_created_at"] = &x.task, &x.text, &x.assignee, &x.created
+		x.has |= hasTask
 		if t.Due != nil {
 			x.due = *t.Due
-			ev["due"] = &x.due
+			x.has |= hasDue
 		}
-		if t.Reschedules > 0 {
-			ev["reschedules"] = t.Reschedules
-		}
+		x.reschedules = int32(t.Reschedules)
 	}
 	switch r.ID {
 	case regulations.RuleStageSLA:
-		x.entered = d.StageEnteredAt
-		ev["stage_entered_at"] = &x.entered
-		ev["sla"] = m.durationText(threshold.Sub(d.StageEnteredAt))
+		x.rule, x.mark = evStageSLA, d.StageEnteredAt
 	case regulations.RulePipelineLifetime:
-		x.entered = d.PipelineEnteredAt
-		ev["pipeline_entered_at"] = &x.entered
-		ev["limit"] = m.durationText(threshold.Sub(d.PipelineEnteredAt))
+		x.rule, x.mark = evLifetime, d.PipelineEnteredAt
 	case regulations.RuleNoNextTask:
+		x.rule = evNoNextTask
 		var last *time.Time
 		for _, t := range a.Tasks {
 			if t.CompletedAt != nil && (last == nil || t.CompletedAt.After(*last)) {
@@ -85,22 +143,9 @@ func (m *Monitor) evidenceOf(v *Violation, r *regulations.QualityRule, threshold
 			}
 		}
 		if last != nil {
-			x.last = *last
-			ev["last_task_closed_at"] = &x.last
+			x.mark = *last
+			x.has |= hasLast
 		}
 	}
-	return ev
-}
-
-// durationText returns a duration as evidence writes it ("1h0m0s"), made
-// once per duration: the same few graces, SLAs and limits recur.
-func (m *Monitor) durationText(d time.Duration) any {
-	s, ok := m.durations[d]
-	if !ok {
-		s = any(d.String())
-		if len(m.durations) < 1024 {
-			m.durations[d] = s
-		}
-	}
-	return s
+	v.Evidence = Evidence{st: x}
 }

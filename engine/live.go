@@ -35,7 +35,12 @@ import (
 // read from the log when the server starts, is evaluated in event time,
 // exactly as a backtest would.
 type Live struct {
-	Store     funnelwatch.Store
+	Store funnelwatch.Store
+	// Log, when set, is what the log is read from until the engine has
+	// first caught up (Store after): a store over the same database
+	// that reads the whole log without keeping it in the process's
+	// memory (sqlite.OpenLogReader).
+	Log       funnelwatch.Store
 	Workspace string
 	Regs      *regulations.Regulations
 	Ingestor  *Ingestor
@@ -192,9 +197,13 @@ func (l *Live) Step(ctx context.Context) error {
 			return err
 		}
 	}
+	from := l.Store
+	if !l.caught && l.Log != nil {
+		from = l.Log
+	}
 	for {
 		var page []funnelwatch.Event
-		err := l.Store.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
+		err := from.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
 			var err error
 			page, err = tx.Events(ctx, funnelwatch.EventFilter{AfterSeq: l.seq, BySeq: true, Limit: pageSize})
 			return err
@@ -312,7 +321,12 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	a.mon, a.auto = old.mon, old.auto
 	old.mon, old.auto = nil, nil
 	r.aggs[e.DealID] = a
-	r.touched = append(r.touched, e.DealID)
+	for i := range r.touched {
+		if r.touched[i].a == old { // touched at this instant before: evaluated as it now is
+			r.touched[i].a = a
+		}
+	}
+	r.touched = append(r.touched, touch{e.DealID, a})
 	r.monitor.Observe(e, &prev, a, r.deal)
 	r.auto.OnEvent(e, &prev, a)
 	return nil
@@ -529,7 +543,7 @@ func storedViolation(v *Violation) *funnelwatch.Violation {
 		at := *v.ResolvedAt
 		sv.ResolvedAt = &at
 	}
-	if v.Evidence != nil {
+	if !v.Evidence.IsZero() {
 		sv.Evidence, _ = json.Marshal(v.Evidence)
 	}
 	return sv

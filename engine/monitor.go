@@ -25,7 +25,7 @@ type Violation struct {
 	Metric     string   // anomaly: the metric out of line
 	// Evidence is what the finding rests on (the task and its due time,
 	// the call, the stage entry and its SLA…).
-	Evidence map[string]any
+	Evidence Evidence
 	// Amount is the deal's amount when the finding opened and WinRate the
 	// historical win rate of its stage then: the money at risk is their
 	// product.
@@ -34,7 +34,7 @@ type Violation struct {
 	changed  bool      // opened or resolved since the last TakeChanged
 	kind     findKind  // what keeps it open
 	resolved time.Time // what ResolvedAt points to: one allocation, not two
-	ev       evidence  // what a state finding's Evidence points to: one allocation, not two
+	ev       evidence  // what a state finding's Evidence says: one allocation, not three
 }
 
 // findKind says what keeps a finding open: the deal's state, a missed
@@ -92,8 +92,7 @@ type Monitor struct {
 	wins           []winFact
 	anomalyStarted bool
 	rates          winRates
-	epoch          uint64                // counts evaluations, to mark the conditions found holding
-	durations      map[time.Duration]any // their texts, for evidence
+	epoch          uint64 // counts evaluations, to mark the conditions found holding
 
 	late    map[string]time.Time // deal → the latest of its late events being evaluated
 	forget  bool                 // keep no history of findings (live: the store has it)
@@ -105,9 +104,8 @@ type Monitor struct {
 type dealMon struct {
 	m     *Monitor
 	id    string
-	sc    *scope       // where the deal was when last seen
-	open  []openEntry  // the findings of its state open now
-	since []sinceEntry // conditions waiting out their grace
+	sc    *scope     // where the deal was when last seen
+	conds *dealConds // its open findings and waiting conditions (nil: none, as for most deals)
 	// due: the moments the deal is to be checked at. Only the earliest
 	// is on the agenda (at the place it took among ties when it was
 	// scheduled), so a deal waiting on many deadlines holds one entry
@@ -120,7 +118,41 @@ type dealMon struct {
 	// they stand, a check at a deadline only has the conditions due then
 	// to look at.
 	lastAgg *Aggregate
-	lastRev uint64
+	lastRev uint32
+}
+
+// dealConds are the findings of a deal's state open now and the
+// conditions waiting out their grace: apart from dealMon, as most open
+// deals have never had either, and two empty lists a deal were 48 bytes.
+// Kept once made: a deal that had some is likely to have more, and
+// making them again was an allocation per finding.
+type dealConds struct {
+	open  []openEntry
+	since []sinceEntry
+}
+
+// openList returns the findings of the deal's state open now.
+func (ds *dealMon) openList() []openEntry {
+	if ds.conds == nil {
+		return nil
+	}
+	return ds.conds.open
+}
+
+// sinceList returns the conditions waiting out their grace.
+func (ds *dealMon) sinceList() []sinceEntry {
+	if ds.conds == nil {
+		return nil
+	}
+	return ds.conds.since
+}
+
+// condsOf returns the deal's conditions, made when it has none.
+func (ds *dealMon) condsOf() *dealConds {
+	if ds.conds == nil {
+		ds.conds = &dealConds{}
+	}
+	return ds.conds
 }
 
 // dueCheck is a moment a deal is to be checked at, and its place among
@@ -184,8 +216,7 @@ type missedCall struct {
 func NewMonitor(regs *regulations.Regulations) *Monitor {
 	m := &Monitor{regs: regs, open: map[string][]*Violation{}, missed: map[string][]*missedCall{},
 		checks: map[timer]bool{}, rates: newWinRates(), scopes: map[place]*scope{},
-		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{},
-		durations: map[time.Duration]any{}}
+		texts: map[*regulations.QualityRule]RuleText{}, supervisor: map[string]string{}}
 	m.byID = map[string]*regulations.QualityRule{}
 	for i := range regs.Quality {
 		r := &regs.Quality[i]
@@ -282,10 +313,13 @@ func (m *Monitor) OpenCount() int {
 func (m *Monitor) PendingTimers() int { return m.timers.len() - m.queued + m.dues }
 
 // check is what a timer checks: a deal's conditions, a phone's callbacks,
-// or (neither) the daily comparison of the managers.
+// or (neither) the daily comparison of the managers. The phone is
+// pointed to: the agenda holds a check for nearly every open deal and
+// one for each missed call, and a string in every entry was 8 bytes a
+// deal.
 type check struct {
 	ds    *dealMon
-	phone string
+	phone *string
 }
 
 // timer identifies a phone's or the anomaly check on the agenda.
@@ -304,7 +338,11 @@ func (m *Monitor) schedule(t timer) {
 		return
 	}
 	m.checks[t] = true
-	m.timers.add(t.at, check{phone: t.phone})
+	var phone *string
+	if t.phone != "" {
+		phone = &t.phone
+	}
+	m.timers.add(t.at, check{phone: phone})
 }
 
 // scheduleDeal adds a check of a deal's conditions, once per moment.
@@ -320,9 +358,13 @@ func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
 		}
 	}
 	c := dueCheck{at: at, seq: m.timers.reserve()}
-	if n := len(ds.due); n == cap(ds.due) {
-		// Grown one at a time: a deal has a few, kept for long.
-		ds.due = append(make([]dueCheck, 0, n+1), ds.due...)
+	if n := len(ds.due); n == cap(ds.due) && n < 4 {
+		// Made for three, then grown one at a time while short: most
+		// open deals wait on a few (a task's due time, the SLA, the
+		// lifetime) for as long as they stay open, and one at a time
+		// from one cost an allocation each. Past four, doubled, as
+		// append does: a deal piling up tasks made a list a check.
+		ds.due = append(make([]dueCheck, 0, max(n+1, 3)), ds.due...)
 	}
 	ds.due = append(ds.due, c)
 	m.dues++
@@ -378,9 +420,9 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 			if a := c.ds.aggOf(deal); a != nil && a.Deal != nil {
 				m.evaluateAt(at, a, c.ds)
 			}
-		case c.phone != "":
-			delete(m.checks, timer{at: at, phone: c.phone})
-			m.checkCallbacks(at, c.phone, deal)
+		case c.phone != nil:
+			delete(m.checks, timer{at: at, phone: *c.phone})
+			m.checkCallbacks(at, *c.phone, deal)
 		default:
 			delete(m.checks, timer{at: at, kind: timerAnomaly})
 			m.checkAnomalies(at)
@@ -444,7 +486,7 @@ func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwa
 	if prev != nil && prev.Pipeline == d.Pipeline {
 		if old, ok := p.Stage(prev.Stage); ok && isBackward(old, st) {
 			if r := sc.rule[kBackward]; r != nil {
-				m.flash(now, r, d, "").Evidence = map[string]any{"from_stage": old.ID, "to_stage": st.ID, "event_id": e.ID}
+				m.flash(now, r, d, "").Evidence = NewEvidence(map[string]any{"from_stage": old.ID, "to_stage": st.ID, "event_id": e.ID})
 			}
 		}
 	}
@@ -454,12 +496,12 @@ func (m *Monitor) instant(now time.Time, e *funnelwatch.Event, prev, d *funnelwa
 			if prev != nil {
 				from = prev.Stage
 			}
-			m.flash(now, r, d, "").Evidence = map[string]any{"from_stage": from, "event_id": e.ID}
+			m.flash(now, r, d, "").Evidence = NewEvidence(map[string]any{"from_stage": from, "event_id": e.ID})
 		}
 	}
 	if r := sc.rule[kRequired]; r != nil && st.Type.Closed() {
 		if missing := missingFields(sc.required, d); len(missing) > 0 {
-			m.flash(now, r, d, "").Evidence = map[string]any{"missing": missing, "event_id": e.ID}
+			m.flash(now, r, d, "").Evidence = NewEvidence(map[string]any{"missing": missing, "event_id": e.ID})
 		}
 	}
 }
@@ -536,6 +578,8 @@ type evaluation struct {
 	// due: only the conditions that fall due now are taken (see
 	// evaluateAt).
 	due bool
+	// hint: where among the deal's open findings holdsFor looks first.
+	hint int
 }
 
 // evaluate brings the deal's state findings up to date at now: conditions
@@ -564,7 +608,7 @@ func (m *Monitor) evaluateAt(now time.Time, a *Aggregate, ds *dealMon) {
 		}
 	}
 	if due {
-		for _, s := range ds.since {
+		for _, s := range ds.sinceList() {
 			if s.since.Add(s.rule.Grace).Equal(now) {
 				due = false
 				break
@@ -602,7 +646,7 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 					}
 					continue
 				}
-				if overdue == nil || ds.holdsFor(overdue, ot.t, x.held) {
+				if overdue == nil || ds.holdsFor(overdue, ot.t, x.held, &x.hint) {
 					continue
 				}
 			}
@@ -641,37 +685,39 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		return // nothing stopped holding: the deal has not changed
 	}
 	ds.lastAgg, ds.lastRev = a, a.rev
-	// Conditions that no longer hold stop waiting out their grace.
-	kept := ds.since[:0]
-	for _, s := range ds.since {
-		if s.held == x.held {
-			kept = append(kept, s)
-		}
-	}
-	clear(ds.since[len(kept):])
-	ds.since = kept
-	if len(kept) == 0 {
-		ds.since = nil
-	}
 	at := now
 	if late, ok := m.late[d.ID]; ok {
 		delete(m.late, d.ID)
 		at = late
 	}
-	// Findings whose condition no longer holds resolve.
-	open := ds.open[:0]
-	for _, o := range ds.open {
-		if o.held != x.held {
-			m.resolve(o.v, later(at, o.v.OpenedAt))
-			m.stateOpen--
-			continue
+	if c := ds.conds; c != nil {
+		// Conditions that no longer hold stop waiting out their grace.
+		kept := c.since[:0]
+		for _, s := range c.since {
+			if s.held == x.held {
+				kept = append(kept, s)
+			}
 		}
-		open = append(open, o)
-	}
-	clear(ds.open[len(open):])
-	ds.open = open
-	if len(open) == 0 {
-		ds.open = nil
+		clear(c.since[len(kept):])
+		c.since = kept
+		if len(kept) == 0 {
+			c.since = nil
+		}
+		// Findings whose condition no longer holds resolve.
+		open := c.open[:0]
+		for _, o := range c.open {
+			if o.held != x.held {
+				m.resolve(o.v, later(at, o.v.OpenedAt))
+				m.stateOpen--
+				continue
+			}
+			open = append(open, o)
+		}
+		clear(c.open[len(open):])
+		c.open = open
+		if len(open) == 0 {
+			c.open = nil
+		}
 	}
 	m.arm(ds)
 }
@@ -688,11 +734,26 @@ func (ds *dealMon) aggOf(deal func(id string) *Aggregate) *Aggregate {
 }
 
 // holdsFor marks the open finding of rule r on task t as holding, if
-// there is one.
-func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64) bool {
-	for i := range ds.open {
-		if o := &ds.open[i]; o.t == t && o.rule == r {
+// there is one. The search begins where the last one ended (from): the
+// tasks are taken in id order, and their findings opened in that order,
+// evaluation after evaluation, so the next is mostly the one after. A
+// deal piling up overdue tasks made this a scan of every finding for
+// every task. There is at most one finding a rule and task, so where the
+// search begins changes only how soon it is found.
+func (ds *dealMon) holdsFor(r *regulations.QualityRule, t *funnelwatch.Task, held uint64, from *int) bool {
+	open := ds.openList()
+	n := len(open)
+	if *from >= n {
+		*from = 0
+	}
+	for k := range n {
+		i := *from + k
+		if i >= n {
+			i -= n
+		}
+		if o := &open[i]; o.t == t && o.rule == r {
 			o.held = held
+			*from = i + 1
 			return true
 		}
 	}
@@ -731,33 +792,36 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 		sub = call
 	}
 	ds := x.ds
-	for i := range ds.open {
-		if o := &ds.open[i]; o.rule == r && o.sub == sub {
+	open := ds.openList()
+	for i := range open {
+		if o := &open[i]; o.rule == r && o.sub == sub {
 			o.held = x.held
 			return
 		}
 	}
+	waiting := ds.sinceList()
 	i := -1
-	for j := range ds.since {
-		if ds.since[j].rule == r && ds.since[j].sub == sub {
+	for j := range waiting {
+		if waiting[j].rule == r && waiting[j].sub == sub {
 			i = j
 			break
 		}
 	}
 	since := now
 	if i >= 0 {
-		since = ds.since[i].since
-		ds.since[i].held = x.held
+		since = waiting[i].since
+		waiting[i].held = x.held
 	}
 	if deadline := since.Add(r.Grace); now.Before(deadline) {
 		if i < 0 {
-			ds.since = append(ds.since, sinceEntry{rule: r, sub: sub, since: since, held: x.held})
+			c := ds.condsOf()
+			c.since = append(c.since, sinceEntry{rule: r, sub: sub, since: since, held: x.held})
 		}
 		m.scheduleDeal(ds, deadline)
 		return
 	}
 	if i >= 0 {
-		ds.since[i].held = 0 // dropped after the evaluation
+		waiting[i].held = 0 // dropped after the evaluation
 	}
 	d := x.a.Deal
 	v := m.newViolationIn(now, r, d, x.sc, task, call, user)
@@ -765,8 +829,9 @@ func (m *Monitor) cond(x *evaluation, r *regulations.QualityRule, t *funnelwatch
 	if et == nil {
 		et = x.a.Tasks.Get("") // as the evidence of a deal's condition always looked
 	}
-	v.Evidence = m.evidenceOf(v, r, threshold, et, x.a, since)
-	ds.open = append(ds.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
+	evidenceOf(v, r, threshold, et, x.a, since)
+	c := ds.condsOf()
+	c.open = append(c.open, openEntry{rule: r, sub: sub, t: t, v: v, held: x.held})
 	m.stateOpen++
 }
 
@@ -863,7 +928,7 @@ func (m *Monitor) checkCallbacks(now time.Time, key string, deal func(id string)
 		}
 		v := m.newViolation(now, r, d, "", mc.id, mc.user)
 		v.kind = findCallback
-		v.Evidence = map[string]any{"call_id": mc.id, "phone": key, "started_at": mc.started, "limit": (mc.deadline.Sub(mc.started) - r.Grace).String(), "deadline": mc.deadline}
+		v.Evidence = NewEvidence(map[string]any{"call_id": mc.id, "phone": key, "started_at": mc.started, "limit": (mc.deadline.Sub(mc.started) - r.Grace).String(), "deadline": mc.deadline})
 		m.open[mc.deal] = append(m.open[mc.deal], v)
 	}
 }

@@ -84,8 +84,8 @@ func BenchmarkOpenDeals(b *testing.B) {
 	b.Run("engine", func(b *testing.B) {
 		for b.Loop() {
 			before := heapAlloc()
-			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
-				best: map[string]string{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{}}
+			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]*Aggregate{},
+				best: map[string]*Aggregate{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{}}
 			r.monitor.Forget()
 			r.auto.Forget()
 			r.auto.Start(start)

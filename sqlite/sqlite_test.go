@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch"
 	"github.com/funnelwatch/funnelwatch/sqlite"
@@ -55,4 +56,56 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestLogReader reads the log written through the store, and refuses to
+// write.
+func TestLogReader(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fw.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.EnsureWorkspace(ctx, "w", "W"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, "w", func(tx funnelwatch.Tx) error {
+		for _, id := range []string{"e1", "e2"} {
+			e := &funnelwatch.Event{ID: id, Type: funnelwatch.EventDealDeleted, DealID: "D1", At: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}
+			if _, err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sqlite.OpenLogReader(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = r.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+		events, err := tx.Events(ctx, funnelwatch.EventFilter{AfterSeq: 0, BySeq: true, Limit: 10})
+		if err != nil {
+			return err
+		}
+		if len(events) != 2 || events[0].ID != "e1" || events[1].ID != "e2" {
+			t.Errorf("events %+v, want e1, e2", events)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Update(ctx, "w", func(tx funnelwatch.Tx) error {
+		_, err := tx.InsertEvent(ctx, &funnelwatch.Event{ID: "e3", Type: funnelwatch.EventDealDeleted, DealID: "D1"})
+		return err
+	})
+	if err == nil {
+		t.Error("the log reader wrote an event")
+	}
 }

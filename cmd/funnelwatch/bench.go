@@ -180,6 +180,7 @@ func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("bench memory", stderr)
 	deals := fs.Int("deals", 1_000_000, "open deals, each with deadlines pending")
 	memprofile := fs.String("memprofile", "", "write a heap profile, taken with the engine holding the deals, to this file")
+	mapped := fs.Bool("mapped", false, "the engine's first read of the log through the store's memory-mapped readers (as before sqlite.OpenLogReader)")
 	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -197,7 +198,7 @@ func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	o := bench.MemoryOptions{Deals: *deals}
+	o := bench.MemoryOptions{Deals: *deals, Mapped: *mapped}
 	if *memprofile != "" {
 		f, err := os.Create(*memprofile)
 		if err != nil {

@@ -137,6 +137,7 @@ func notifier(store funnelwatch.Store, regs *regulations.Regulations, log *slog.
 // app is a running funnelwatch: store, regulations and HTTP surfaces.
 type app struct {
 	store    *sqlstore.Store
+	logStore *sqlstore.Store // SQLite: what the engine first reads the log through (nil: store)
 	regs     *regulations.Regulations
 	ingestor *engine.Ingestor
 	live     *engine.Live         // the regulations, on the wall clock
@@ -170,6 +171,15 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	a := &app{store: store, regs: regs, log: log, release: release}
 	a.ingestor = &engine.Ingestor{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel}
 	a.live = &engine.Live{Store: store, Workspace: workspaceID, Regs: regs, Ingestor: a.ingestor, Logger: log}
+	if path, ok := trimSQLitePrefix(db); ok {
+		// The engine's first read of the whole log, unmapped: otherwise
+		// the log stays mapped into the process's memory.
+		if a.logStore, err = sqlite.OpenLogReader(ctx, path); err != nil {
+			a.close()
+			return nil, err
+		}
+		a.live.Log = a.logStore
+	}
 	a.ingestor.OnCommit = a.live.Notify
 	a.outbox = &engine.Dispatcher{Store: store, Workspace: workspaceID, Logger: log,
 		Deliverers: map[string]engine.Deliverer{"webhook": &webhook.Client{Secret: []byte(os.Getenv("FUNNELWATCH_WEBHOOK_SECRET"))}}}
@@ -197,7 +207,7 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 		Sync: a.ingestor.Sync, Engine: a.live, Ingestor: a.ingestor, Sessions: a.sessions, Tokens: keys,
 		SecureCookies: strings.HasPrefix(os.Getenv("FUNNELWATCH_BASE_URL"), "https://")})
 	if err != nil {
-		store.Close()
+		a.close()
 		return nil, err
 	}
 	pages.Routes(mux)
@@ -241,6 +251,9 @@ func (a *app) close() {
 		if err := a.release(); err != nil {
 			a.log.Error("release lease", "err", err)
 		}
+	}
+	if a.logStore != nil {
+		a.logStore.Close()
 	}
 	a.store.Close()
 }
