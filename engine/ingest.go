@@ -387,8 +387,11 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 	}
 	b.changed[e.DealID] = true
 	if a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
+		// Late: finish re-folds the deal from the log in event-time
+		// order. Folded on top meanwhile, so that the rest of the batch
+		// is checked against it (a task it creates exists for the
+		// events after it).
 		b.refold[e.DealID] = true
-		return nil
 	}
 	a.Apply(b.f, e)
 	return nil
