@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"time"
 
 	"github.com/funnelwatch/funnelwatch/sqlstore"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -25,6 +26,11 @@ const (
 	writeCache = "cache_size(-65536)"
 	readCache  = "cache_size(-16384)"
 )
+
+// checkpointEvery is how often the WAL is checkpointed behind the writer
+// while it grows: a commit that checkpoints stalls every writer for the
+// copy (tens of ms at 40 MiB; the event → finding latency's tail).
+const checkpointEvery = time.Second
 
 //go:embed migration/*.sql
 var migrations embed.FS
@@ -50,8 +56,12 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// Statement journals (which multi-row upserts inside a transaction
 		// need) and temporary tables stay in memory, not in temp files.
 		"temp_store(MEMORY)",
-		// Checkpoint every ~40 MiB of WAL rather than 4 MiB: pages of hot
-		// deals rewritten by many batches are copied back once.
+		// Checkpoints run behind the writer once a second (see
+		// checkpointEvery). The writer's own, in the commit that takes
+		// the WAL past ~40 MiB rather than 4 MiB (pages of hot deals
+		// rewritten by many batches are copied back once), is left for
+		// a WAL that grows faster than those complete: it then finds
+		// most frames already copied.
 		"wal_autocheckpoint(10000)",
 	} {
 		pragmas.Add("_pragma", p)
@@ -89,5 +99,6 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	s := sqlstore.New(write, read, sqlstore.SQLite)
 	s.SetLeaser(LeaseFile(path))
+	s.CheckpointBehind(checkpointEvery)
 	return s, nil
 }

@@ -44,6 +44,7 @@ type Store struct {
 	writeMu sync.Mutex
 	writer  *sql.Conn
 	stmts   map[string]*sql.Stmt // prepared on writer
+	ckpt    *checkpointer        // WAL checkpoints behind the writer, when started
 }
 
 var _ funnelwatch.Store = (*Store)(nil)
@@ -75,6 +76,7 @@ func (s *Store) DB() *sql.DB { return s.write }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.stopCheckpoints()
 	s.writeMu.Lock()
 	for _, st := range s.stmts {
 		_ = st.Close()
@@ -194,6 +196,7 @@ func (s *Store) updateSQLite(ctx context.Context, workspace string, fn func(funn
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	s.committed()
 	return nil
 }
 
