@@ -70,7 +70,8 @@ func (s *Store) checkpoint() error {
 	return err
 }
 
-// committed tells the checkpointer that the WAL grew.
+// committed tells the checkpointer that the WAL grew; called with
+// writeMu held.
 func (s *Store) committed() {
 	if s.ckpt == nil {
 		return
@@ -81,7 +82,8 @@ func (s *Store) committed() {
 	}
 }
 
-// stopCheckpoints stops the checkpointer and waits for it.
+// stopCheckpoints stops the checkpointer and waits for it; called with
+// writeMu held.
 func (s *Store) stopCheckpoints() {
 	if s.ckpt == nil {
 		return

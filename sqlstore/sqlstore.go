@@ -76,8 +76,8 @@ func (s *Store) DB() *sql.DB { return s.write }
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	s.stopCheckpoints()
 	s.writeMu.Lock()
+	s.stopCheckpoints() // under writeMu: commits tell the checkpointer
 	for _, st := range s.stmts {
 		_ = st.Close()
 	}
