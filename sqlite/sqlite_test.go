@@ -63,7 +63,7 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 
 // Committed pages reach the database file without a commit that
 // checkpoints: the WAL is copied back behind the writer, long before the
-// writer's own automatic checkpoint (~40 MiB of WAL) would.
+// writer's own automatic checkpoint (~240 MiB of WAL) would.
 func TestWALIsCheckpointedBehindTheWriter(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "fw.db")
