@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -386,12 +387,30 @@ func (b *batch) apply(e *funnelwatch.Event) error {
 		return err
 	}
 	b.changed[e.DealID] = true
-	if a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
+	if a.Deal != nil && e.At.Before(a.Deal.LastEventAt) && !(!b.refold[e.DealID] && foldsOnTop(a, e)) {
+		// Late: finish re-folds the deal from the log in event-time
+		// order. Folded on top meanwhile, so that the rest of the batch
+		// is checked against it (a task it creates exists for the
+		// events after it).
 		b.refold[e.DealID] = true
-		return nil
 	}
 	a.Apply(b.f, e)
 	return nil
+}
+
+// foldsOnTop reports whether an event older than its deal's latest folds
+// to the same state applied on top as in its place in event time, so the
+// deal need not be re-folded from the log. It holds for the task an
+// engine action creates (an "act:" event, which arrives late whenever
+// the clients run ahead of the engine): its id is the action's key,
+// which no event before it can name; its assignee is set, so it does not
+// depend on who was responsible at its time; it comes after the deal's
+// creation; and creating a task leaves the deal's row alone (Apply moves
+// LastEventAt only forward).
+func foldsOnTop(a *Aggregate, e *funnelwatch.Event) bool {
+	return e.Type == funnelwatch.EventTaskCreated && strings.HasPrefix(e.ID, "act:") &&
+		e.Task != nil && e.Task.Assignee != "" && a.Tasks.Get(e.Task.ID) == nil &&
+		!e.At.Before(a.Deal.CreatedAt)
 }
 
 // dealOfPhone finds the deal a call without a deal id belongs to: the

@@ -2,7 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +110,56 @@ func TestLogReader(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("the log reader wrote an event")
+	}
+}
+
+// Committed pages reach the database file without a commit that
+// checkpoints: the WAL is copied back behind the writer, long before the
+// writer's own automatic checkpoint (~240 MiB of WAL) would.
+func TestWALIsCheckpointedBehindTheWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fw.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnsureWorkspace(ctx, "ws", "W"); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// Let a checkpoint of what Open and EnsureWorkspace wrote pass.
+	time.Sleep(1500 * time.Millisecond)
+	before := size()
+	for i := range 20 {
+		err := st.Update(ctx, "ws", func(tx funnelwatch.Tx) error {
+			var evs []*funnelwatch.Event
+			for j := range 200 {
+				e, err := funnelwatch.DecodeEvent(fmt.Appendf(nil,
+					`{"id":"e%d-%d","type":"note.added","at":"2026-11-23T10:00:00+03:00","note":{"id":"N%d-%d","deal_id":"D1","text":"%s"}}`,
+					i, j, i, j, strings.Repeat("текст ", 50)))
+				if err != nil {
+					return err
+				}
+				evs = append(evs, &e)
+			}
+			_, err := tx.InsertEvents(ctx, evs)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); size() <= before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes: nothing was checkpointed", before)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

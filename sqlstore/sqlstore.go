@@ -44,6 +44,7 @@ type Store struct {
 	writeMu sync.Mutex
 	writer  *sql.Conn
 	stmts   map[string]*sql.Stmt // prepared on writer
+	ckpt    *checkpointer        // WAL checkpoints behind the writer, when started
 }
 
 var _ funnelwatch.Store = (*Store)(nil)
@@ -76,6 +77,7 @@ func (s *Store) DB() *sql.DB { return s.write }
 // Close closes both pools.
 func (s *Store) Close() error {
 	s.writeMu.Lock()
+	s.stopCheckpoints() // under writeMu: commits tell the checkpointer
 	for _, st := range s.stmts {
 		_ = st.Close()
 	}
@@ -194,6 +196,7 @@ func (s *Store) updateSQLite(ctx context.Context, workspace string, fn func(funn
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	s.committed()
 	return nil
 }
 
