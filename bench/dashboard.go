@@ -31,8 +31,11 @@ type DashboardConfig struct {
 	Events   int
 	Requests int // timed requests of each page (100 when 0)
 	Warmup   int // untimed rounds of requests first
-	Seed     uint64
-	Log      io.Writer // progress; nil for none
+	// Pages times the other pages a head of sales opens too: the week's
+	// violations, the deals board, the team's tasks, the managers.
+	Pages bool
+	Seed  uint64
+	Log   io.Writer // progress; nil for none
 }
 
 // DashboardTiming is one page's or query's response times.
@@ -225,6 +228,17 @@ func RunDashboard(ctx context.Context, cfg DashboardConfig) (*DashboardResult, e
 		{"funnel page /funnel", get("/funnel", false)},
 		{"GET /api/v1/reports/quality", get("/api/v1/reports/quality", true)},
 		{"GET /api/v1/reports/funnel", get("/api/v1/reports/funnel", true)},
+	}
+	if cfg.Pages {
+		targets = append(targets, []struct {
+			name string
+			do   func() (int, error)
+		}{
+			{"violations page /violations", get("/violations", false)},
+			{"deals board /deals", get("/deals", false)},
+			{"team's tasks /tasks?who=team", get("/tasks?who=team", false)},
+			{"managers page /managers", get("/managers", false)},
+		}...)
 	}
 	times := make([][]time.Duration, len(targets))
 	sizes := make([]int, len(targets))

@@ -87,5 +87,10 @@ func TestDashboardFiguresKeptWhenSlow(t *testing.T) {
 	if !regexp.MustCompile(`id="as-of"><small>Figures as of \d\d:\d\d:\d\d \(computing \d+\.\d s, refreshed in the background\)`).MatchString(page) {
 		t.Fatalf("the funnel page does not say when its kept figures were taken:\n%s", page)
 	}
+	get(t, c, s.URL+"/managers?lang=ru")
+	_, page = get(t, c, s.URL+"/managers")
+	if !asOf.MatchString(page) {
+		t.Fatalf("the managers page does not say when its kept figures were taken:\n%s", page)
+	}
 	s.dashboardCountsTheNewTask(t, c, before)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"cmp"
 	"fmt"
 	"net/http"
@@ -191,6 +192,8 @@ type managersData struct {
 	Lines   []scoreLine
 	Team    int // the managers the median is over
 	One     bool
+	// AsOf says when the figures were computed, when before the request.
+	AsOf asOf
 }
 
 // scorecard builds the lines of the columns' managers.
@@ -233,15 +236,27 @@ func scorecard(lang string, f *funnelwatch.Funnel, rep *report.ManagersReport, u
 	return lines, team
 }
 
-// managersReport runs report.Managers over the whole workspace.
-func (s *Server) managersReport(r *http.Request, p period) (*report.ManagersReport, error) {
-	var rep *report.ManagersReport
-	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
-		var err error
-		rep, err = report.Managers(r.Context(), tx, s.Funnel, p.From, p.To, s.now(), report.ManagersOptions{})
-		return err
+// managersReport runs report.Managers over the whole workspace (the
+// same for every scope), kept when slow to compute as the dashboard's
+// figures are.
+func (s *Server) managersReport(r *http.Request, p period) (*report.ManagersReport, asOf, error) {
+	version, err := s.dataVersion(r.Context())
+	if err != nil {
+		return nil, asOf{}, err
+	}
+	v, a, err := s.figures.get(r.Context(), "managers "+p.FromDay+" "+p.ToDay, version, func(ctx context.Context) (any, error) {
+		var rep *report.ManagersReport
+		err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
+			var err error
+			rep, err = report.Managers(ctx, tx, s.Funnel, p.From, p.To, s.now(), report.ManagersOptions{})
+			return err
+		})
+		return rep, err
 	})
-	return rep, err
+	if err != nil {
+		return nil, a, err
+	}
+	return v.(*report.ManagersReport), a, nil
 }
 
 // managersPage is the scorecards of the scope's managers for a period.
@@ -270,7 +285,7 @@ func (s *Server) scorecards(w http.ResponseWriter, r *http.Request, c *reqCtx, o
 	if d.Period, err = s.parsePeriod(r.URL.Query(), s.now()); err != nil {
 		d.Message = err.Error()
 	}
-	rep, err := s.managersReport(r, d.Period)
+	rep, asOf, err := s.managersReport(r, d.Period)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -297,6 +312,7 @@ func (s *Server) scorecards(w http.ResponseWriter, r *http.Request, c *reqCtx, o
 		d.Cols = append(d.Cols, scoreCol{User: u, Name: cmp.Or(rep.Managers[u].Name, u), Href: "/managers/" + url.PathEscape(u) + "?" + q})
 	}
 	d.Lines, d.Team = scorecard(c.lang, s.Funnel, rep, users)
+	d.AsOf = asOf
 	title := tr(c.lang, "mgr.title")
 	if one != "" {
 		title = d.Cols[0].Name

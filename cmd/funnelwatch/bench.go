@@ -21,7 +21,7 @@ var benchRegulations []byte
 const benchUsage = `bench ingest [--events N] [--batch N] [--clients N] [--rules]
   | bench latency [--rate N] [--seconds N] [--history N]
   | bench memory [--deals N]
-  | bench dashboard [--deals N] [--events N] [--requests N] [--warmup N]`
+  | bench dashboard [--deals N] [--events N] [--requests N] [--warmup N] [--pages]`
 
 // runBench measures funnelwatch against a baseline taken in the same run
 // (DESIGN §9: numbers beside a baseline, never a timed test).
@@ -222,6 +222,7 @@ func benchDashboard(ctx context.Context, args []string, stdout, stderr io.Writer
 	events := fs.Int("events", 20_000_000, "events in the log (at least the deals' own, about 9 a deal)")
 	requests := fs.Int("requests", 100, "timed requests of each page")
 	warmup := fs.Int("warmup", 2, "untimed rounds of requests first")
+	pages := fs.Bool("pages", false, "time the other pages too: violations, deals board, the team's tasks, managers")
 	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -239,7 +240,7 @@ func benchDashboard(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	rep, err := bench.RunDashboard(ctx, bench.DashboardConfig{Dir: dir, Deals: *deals, Events: *events, Requests: *requests, Warmup: *warmup, Seed: 1, Log: stderr})
+	rep, err := bench.RunDashboard(ctx, bench.DashboardConfig{Dir: dir, Deals: *deals, Events: *events, Requests: *requests, Warmup: *warmup, Pages: *pages, Seed: 1, Log: stderr})
 	stop()
 	if err != nil {
 		return err
