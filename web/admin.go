@@ -4,9 +4,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/funnelwatch/funnelwatch/auth"
-
 	"github.com/funnelwatch/funnelwatch"
+	"github.com/funnelwatch/funnelwatch/auth"
 )
 
 // adminData is the admin page: the team of the regulations file with
@@ -27,15 +26,20 @@ type adminUser struct {
 	funnelwatch.Credential
 }
 
-func isAdmin(c *reqCtx) bool { return c.user != nil && c.user.Role == funnelwatch.RoleAdmin }
-
-// adminPage shows the team and the API tokens to an admin (404 to
-// anyone else, as a page outside the scope).
-func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !isAdmin(c) {
-		s.notFound(w, r, c)
-		return
+// adminOnly serves h to an admin and 404 to anyone else, as a page
+// outside the scope.
+func (s *Server) adminOnly(h func(http.ResponseWriter, *http.Request, *reqCtx)) func(http.ResponseWriter, *http.Request, *reqCtx) {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		if c.user == nil || c.user.Role != funnelwatch.RoleAdmin {
+			s.notFound(w, r, c)
+			return
+		}
+		h(w, r, c)
 	}
+}
+
+// adminPage shows the team and the API tokens (to an admin: adminOnly).
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	q := r.URL.Query()
 	d := adminData{Done: q.Get("done"), Problem: q.Get("problem")}
 	s.renderAdmin(w, r, c, http.StatusOK, d)
@@ -73,10 +77,6 @@ func adminDone(w http.ResponseWriter, r *http.Request, key, value string) {
 // setPassword sets a user's password (a new one signs their browsers
 // out).
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !isAdmin(c) {
-		s.notFound(w, r, c)
-		return
-	}
 	id := r.PathValue("id")
 	err := s.Sessions.SetPassword(r.Context(), id, r.PostFormValue("password"), s.now())
 	switch code := funnelwatch.ErrorCode(err); {
@@ -94,10 +94,6 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 
 // signOutUser ends every session of a user.
 func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !isAdmin(c) {
-		s.notFound(w, r, c)
-		return
-	}
 	id := r.PathValue("id")
 	if _, ok := s.Funnel.User(id); !ok {
 		s.notFound(w, r, c)
@@ -121,7 +117,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 
 // issueToken makes an API token and shows it, once.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !isAdmin(c) || s.Tokens == nil {
+	if s.Tokens == nil {
 		s.notFound(w, r, c)
 		return
 	}
@@ -141,7 +137,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // revokeToken ends an API token.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if !isAdmin(c) || s.Tokens == nil {
+	if s.Tokens == nil {
 		s.notFound(w, r, c)
 		return
 	}

@@ -1,8 +1,8 @@
 package web
 
 import (
-	"context"
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"

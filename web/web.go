@@ -143,11 +143,11 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /tasks", s.page(s.tasksPage))
 	mux.Handle("GET /regulations", s.page(s.regulationsPage))
 	mux.Handle("POST /regulations/check", s.actionUpTo(regulationsMax+64<<10, s.checkRegulations))
-	mux.Handle("GET /admin", s.page(s.adminPage))
-	mux.Handle("POST /admin/users/{id}/password", s.action(s.setPassword))
-	mux.Handle("POST /admin/users/{id}/signout", s.action(s.signOutUser))
-	mux.Handle("POST /admin/tokens", s.action(s.issueToken))
-	mux.Handle("POST /admin/tokens/{id}/revoke", s.action(s.revokeToken))
+	mux.Handle("GET /admin", s.page(s.adminOnly(s.adminPage)))
+	mux.Handle("POST /admin/users/{id}/password", s.action(s.adminOnly(s.setPassword)))
+	mux.Handle("POST /admin/users/{id}/signout", s.action(s.adminOnly(s.signOutUser)))
+	mux.Handle("POST /admin/tokens", s.action(s.adminOnly(s.issueToken)))
+	mux.Handle("POST /admin/tokens/{id}/revoke", s.action(s.adminOnly(s.revokeToken)))
 }
 
 // cacheFor lets browsers keep the assets for an hour.
