@@ -52,19 +52,13 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, c *reqCtx
 	from, to := week(s.now(), s.loc())
 	d := dashboardData{From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Last: to.AddDate(0, 0, -1)}
 	key := "dashboard " + scopeKey(c.scope) + " " + d.From
-	version, err := s.dataVersion(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	v, asOf, err := s.figures.get(r.Context(), key, version, func(ctx context.Context) (any, error) {
+	fig, asOf, err := keptFigures(r.Context(), s, key, func(ctx context.Context) (*dashboardFigures, error) {
 		return s.dashboardFigures(ctx, c.scope, from, to)
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	fig := v.(*dashboardFigures)
 	d.Report, d.NoTask, d.Overdue, d.AsOf = fig.Report, fig.NoTask, fig.Overdue, asOf
 	period := func(extra ...string) string {
 		q := url.Values{"from": {d.From}, "to": {d.To}}

@@ -83,6 +83,21 @@ func (s *Server) dataVersion(ctx context.Context) (int64, error) {
 	return n, err
 }
 
+// keptFigures returns the figures of key from s's kept figures, checked
+// against the data's version, or compute's when they may not answer.
+func keptFigures[T any](ctx context.Context, s *Server, key string, compute func(context.Context) (T, error)) (T, asOf, error) {
+	var zero T
+	version, err := s.dataVersion(ctx)
+	if err != nil {
+		return zero, asOf{}, err
+	}
+	v, a, err := s.figures.get(ctx, key, version, func(ctx context.Context) (any, error) { return compute(ctx) })
+	if err != nil {
+		return zero, a, err
+	}
+	return v.(T), a, nil
+}
+
 func newFigures() *figures {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &figures{Budget: 100 * time.Millisecond, Patience: 300 * time.Millisecond, MinRefresh: 5 * time.Second, MaxAge: 5 * time.Minute, MaxEntries: 256,

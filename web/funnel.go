@@ -74,12 +74,7 @@ func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	key := "funnel " + d.Pipeline.ID + " " + d.Period.FromDay + " " + d.Period.ToDay
-	version, err := s.dataVersion(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	v, asOf, err := s.figures.get(r.Context(), key, version, func(ctx context.Context) (any, error) {
+	rep, asOf, err := keptFigures(r.Context(), s, key, func(ctx context.Context) (*report.FunnelReport, error) {
 		var rep *report.FunnelReport
 		err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
 			var err error
@@ -92,7 +87,7 @@ func (s *Server) funnelPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.fail(w, r, err)
 		return
 	}
-	d.Report, d.AsOf = v.(*report.FunnelReport), asOf
+	d.Report, d.AsOf = rep, asOf
 	for _, p := range s.Funnel.Pipelines {
 		v := url.Values{"pipeline": {p.ID}, "from": {d.Period.FromDay}, "to": {d.Period.ToDay}}
 		d.Pipelines = append(d.Pipelines, pipelineTab{ID: p.ID, Name: p.Name, Href: "/funnel?" + v.Encode()})

@@ -240,11 +240,7 @@ func scorecard(lang string, f *funnelwatch.Funnel, rep *report.ManagersReport, u
 // same for every scope), kept when slow to compute as the dashboard's
 // figures are.
 func (s *Server) managersReport(r *http.Request, p period) (*report.ManagersReport, asOf, error) {
-	version, err := s.dataVersion(r.Context())
-	if err != nil {
-		return nil, asOf{}, err
-	}
-	v, a, err := s.figures.get(r.Context(), "managers "+p.FromDay+" "+p.ToDay, version, func(ctx context.Context) (any, error) {
+	return keptFigures(r.Context(), s, "managers "+p.FromDay+" "+p.ToDay, func(ctx context.Context) (*report.ManagersReport, error) {
 		var rep *report.ManagersReport
 		err := s.Store.View(ctx, s.Workspace, func(tx funnelwatch.ReadTx) error {
 			var err error
@@ -253,10 +249,6 @@ func (s *Server) managersReport(r *http.Request, p period) (*report.ManagersRepo
 		})
 		return rep, err
 	})
-	if err != nil {
-		return nil, a, err
-	}
-	return v.(*report.ManagersReport), a, nil
 }
 
 // managersPage is the scorecards of the scope's managers for a period.
