@@ -199,11 +199,35 @@ func contentFree(text string, r *regulations.QualityRule) bool {
 
 // junk reports whether a field value was typed only to get past a
 // required field; an empty value is the required_fields rule's business.
-func junk(v any, r *regulations.QualityRule) bool {
+// Every evaluation of a deal asks again of the same values, and the
+// rule's patterns were a fifth of a replay's time: the answers are kept
+// (a bounded memo, emptied when full).
+func (m *Monitor) junk(v any, r *regulations.QualityRule) bool {
 	s, ok := v.(string)
+	if !ok || s == "" {
+		return false
+	}
+	k := junkKey{r, s}
+	if j, ok := m.junkMemo[k]; ok {
+		return j
+	}
 	t := strings.TrimSpace(s)
-	return ok && t != "" && hollow(t, r)
+	j := t != "" && hollow(t, r)
+	if m.junkMemo == nil || len(m.junkMemo) >= junkMemoSize {
+		m.junkMemo = make(map[junkKey]bool, junkMemoSize)
+	}
+	m.junkMemo[k] = j
+	return j
 }
+
+// junkKey is a junk rule and a field value it was asked about.
+type junkKey struct {
+	r *regulations.QualityRule
+	v string
+}
+
+// junkMemoSize bounds the junk rule's memo: a few MiB at most.
+const junkMemoSize = 1 << 14
 
 // hollow reports whether a text is shorter than the rule's minimum length
 // or matches one of its patterns.
@@ -248,7 +272,7 @@ func (m *Monitor) activityConditions(x *evaluation, sc *scope) {
 	}
 	if r := sc.rule[kJunk]; r != nil {
 		for _, f := range sc.junk {
-			if junk(fieldValue(d, f), r) {
+			if m.junk(fieldValue(d, f), r) {
 				m.cond(x, r, nil, "", d.Responsible, time.Time{})
 				break
 			}

@@ -93,6 +93,7 @@ type Monitor struct {
 	anomalyStarted bool
 	rates          winRates
 	epoch          uint64 // counts evaluations, to mark the conditions found holding
+	junkMemo       map[junkKey]bool
 
 	late    map[string]time.Time // deal → the latest of its late events being evaluated
 	forget  bool                 // keep no history of findings (live: the store has it)
