@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -95,32 +97,95 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 
 // readEventLog reads an NDJSON event log; a malformed line is an error
 // naming the line, since a backtest of part of a history would mislead.
+// The lines are decoded on every core, in chunks, and put back in the
+// file's order: decoding was half of a backtest's time on one core.
 func readEventLog(path string) ([]funnelwatch.Event, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var events []funnelwatch.Event
+	work := make(chan *logChunk)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for c := range work {
+				c.decode(path)
+			}
+		})
+	}
+	var chunks []*logChunk
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
 	line := 0
+	c := &logChunk{first: 1}
 	for sc.Scan() {
 		line++
-		b := sc.Bytes()
+		c.add(sc.Bytes())
+		if len(c.ends) == logChunkLines {
+			chunks = append(chunks, c)
+			work <- c
+			c = &logChunk{first: line + 1}
+		}
+	}
+	chunks = append(chunks, c)
+	work <- c
+	close(work)
+	wg.Wait()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s line %d: %w", path, line+1, err)
+	}
+	n := 0
+	for _, c := range chunks {
+		if c.err != nil {
+			return nil, c.err // the first malformed line of the file
+		}
+		n += len(c.events)
+	}
+	events := make([]funnelwatch.Event, 0, n)
+	for _, c := range chunks {
+		events = append(events, c.events...)
+	}
+	return events, nil
+}
+
+// logChunkLines is how many lines of an event log a decoder takes at a
+// time.
+const logChunkLines = 2048
+
+// logChunk is a run of an event log's lines, copied into one buffer, and
+// what they decode to.
+type logChunk struct {
+	first  int    // the line number of its first line
+	buf    []byte // the lines, one after the other
+	ends   []int  // where each line ends in buf
+	events []funnelwatch.Event
+	err    error
+}
+
+func (c *logChunk) add(line []byte) {
+	c.buf = append(c.buf, line...)
+	c.ends = append(c.ends, len(c.buf))
+}
+
+// decode decodes the chunk's lines, stopping at the first malformed one.
+func (c *logChunk) decode(path string) {
+	c.events = make([]funnelwatch.Event, 0, len(c.ends))
+	start := 0
+	for i, end := range c.ends {
+		b := c.buf[start:end]
+		start = end
 		if len(b) == 0 {
 			continue
 		}
 		e, err := funnelwatch.DecodeEvent(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %s", path, line, funnelwatch.ErrorMessage(err))
+			c.err = fmt.Errorf("%s line %d: %s", path, c.first+i, funnelwatch.ErrorMessage(err))
+			break
 		}
-		events = append(events, e)
+		c.events = append(c.events, e)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s line %d: %w", path, line+1, err)
-	}
-	return events, nil
+	c.buf, c.ends = nil, nil
 }
 
 type violationJSON struct {

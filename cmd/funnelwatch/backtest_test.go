@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,5 +141,41 @@ func TestBacktestMessagesFromTheFile(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// A long log is decoded in chunks on every core: the events come back in
+// the file's order, blank lines are skipped, and of two malformed lines
+// in different chunks the error names the first.
+func TestReadEventLogInChunks(t *testing.T) {
+	var b bytes.Buffer
+	n := 3*logChunkLines + 17
+	for i := range n {
+		if i == logChunkLines+5 {
+			b.WriteString("\n") // a blank line
+		}
+		fmt.Fprintf(&b, `{"id":"e%d","type":"note.added","at":"2026-11-02T10:00:00Z","note":{"id":"N%d","deal_id":"D1","text":"звонок %d"}}`+"\n", i, i, i)
+	}
+	path := filepath.Join(t.TempDir(), "log.ndjson")
+	os.WriteFile(path, b.Bytes(), 0o600)
+	events, err := readEventLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != n {
+		t.Fatalf("%d events, want %d", len(events), n)
+	}
+	for i, e := range events {
+		if want := fmt.Sprintf("e%d", i); e.ID != want {
+			t.Fatalf("event %d is %s, want %s", i, e.ID, want)
+		}
+	}
+	lines := strings.Split(b.String(), "\n")
+	lines[2*logChunkLines+9] = `{"id":"bad2"}`
+	lines[logChunkLines+100] = `{"id":"bad1","type":"note.added"`
+	os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600)
+	_, err = readEventLog(path)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("line %d:", logChunkLines+101)) {
+		t.Fatalf("error %v, want one naming line %d", err, logChunkLines+101)
 	}
 }
