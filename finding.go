@@ -77,6 +77,9 @@ type ViolationFilter struct {
 	// before it and not resolved by then (resolved after it, or not yet).
 	// A finding resolved the instant it opened is never open.
 	OpenAt time.Time
+	// Newest lists the newest first: (opened_at, id) descending, so the
+	// first page of a long list is read without walking the rest.
+	Newest bool
 	Offset int
 	Limit  int // 0: no limit
 }

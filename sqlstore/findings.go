@@ -52,12 +52,17 @@ func (tx *Tx) SaveViolations(ctx context.Context, vs ...*funnelwatch.Violation) 
 	return nil
 }
 
-// Violations lists findings by the filter in (opened_at, id) order.
+// Violations lists findings by the filter in (opened_at, id) order, or
+// the reverse (Newest).
 func (tx *Tx) Violations(ctx context.Context, f funnelwatch.ViolationFilter) ([]*funnelwatch.Violation, error) {
 	where, args := tx.violationWhere(f)
 	page, pargs := pageClause(f.Offset, f.Limit)
+	order := ` ORDER BY opened_at, id`
+	if f.Newest {
+		order = ` ORDER BY opened_at DESC, id DESC`
+	}
 	rows, err := tx.run.QueryContext(ctx, tx.s.q(`SELECT `+violationColumns+` FROM violations WHERE `+where+
-		` ORDER BY opened_at, id`+page), append(args, pargs...)...)
+		order+page), append(args, pargs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("violations: %w", err)
 	}

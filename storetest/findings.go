@@ -114,6 +114,10 @@ func testViolations(t *testing.T, open Opener) {
 		{"the rest", funnelwatch.ViolationFilter{Offset: 4}, []string{"V4", "V5"}, 6},
 		{"past the end", funnelwatch.ViolationFilter{Offset: 10, Limit: 5}, nil, 6},
 		{"a filtered page", funnelwatch.ViolationFilter{User: "olga", Offset: 1, Limit: 1}, []string{"V2"}, 3},
+		{"newest first", funnelwatch.ViolationFilter{Newest: true}, []string{"V5", "V4", "V3", "V2", "V1", "V6"}, 0},
+		{"the newest page", funnelwatch.ViolationFilter{Newest: true, Limit: 2}, []string{"V5", "V4"}, 6},
+		{"the next newest page", funnelwatch.ViolationFilter{Newest: true, Offset: 2, Limit: 2}, []string{"V3", "V2"}, 6},
+		{"a user's newest resolved", funnelwatch.ViolationFilter{Newest: true, User: "roman", Open: ptr(false), Limit: 1}, []string{"V5"}, 2},
 	}
 	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
 		for _, c := range cases {

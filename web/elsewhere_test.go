@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,5 +64,44 @@ func TestListsNameADealPassedToAnother(t *testing.T) {
 	s.signIn(t, o, "olga", "olga-password")
 	if code, _ := get(t, o, s.URL+"/deals/D1"); code != 200 {
 		t.Errorf("olga opens D1: %d", code)
+	}
+}
+
+// The violations list shows the newest first, fifty a page: the pages
+// follow on without a gap or a repeat, and a page past the end is empty.
+func TestViolationsPagesNewestFirst(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	const n = 120
+	start := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	var vs []*funnelwatch.Violation
+	for i := range n {
+		vs = append(vs, &funnelwatch.Violation{ID: fmt.Sprintf("v%03d", i), Rule: "no_next_task", Severity: funnelwatch.SeverityViolation,
+			DealID: "D1", User: "roman", Pipeline: "sales", Stage: "ready", OpenedAt: start.Add(time.Duration(i) * time.Minute), Evidence: []byte(`{}`)})
+	}
+	if err := s.store.Update(ctx, "w", func(tx funnelwatch.Tx) error { return tx.SaveViolations(ctx, vs...) }); err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	s.signIn(t, c, "roman", "roman-password")
+	id := regexp.MustCompile(`data-id="(v\d+)"`)
+	var got []string
+	for page := 1; page <= 4; page++ {
+		_, html := get(t, c, fmt.Sprintf("%s/violations?from=2026-11-01&to=2026-11-30&page=%d", s.URL, page))
+		if !strings.Contains(html, `data-value="120"`) {
+			t.Fatalf("page %d does not say 120 found", page)
+		}
+		ids := id.FindAllStringSubmatch(html, -1)
+		if want := []int{50, 50, 20, 0}[page-1]; len(ids) != want {
+			t.Fatalf("page %d lists %d findings, want %d", page, len(ids), want)
+		}
+		for _, m := range ids {
+			got = append(got, m[1])
+		}
+	}
+	for i, id := range got {
+		if want := fmt.Sprintf("v%03d", n-1-i); id != want {
+			t.Fatalf("finding %d of the pages is %s, want %s (newest first)", i, id, want)
+		}
 	}
 }
