@@ -105,3 +105,53 @@ func TestViolationsPagesNewestFirst(t *testing.T) {
 		}
 	}
 }
+
+// A group of the tasks page shows its 200 most urgent tasks, says how
+// many there are, and links to the whole group.
+func TestTasksGroupShowsTheMostUrgent(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	const n = 250
+	var events []funnelwatch.Event
+	for i := range n {
+		due := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC).Add(time.Duration(n-i) * time.Minute) // the last one is due first
+		e, err := funnelwatch.DecodeEvent(fmt.Appendf(nil, `{"id":"t%d","type":"task.created","at":"2026-11-02T12:00:00+03:00","task":{"id":"X%03d","deal_id":"D1","assignee":"roman","due":%q,"text":"Звонок %d"}}`,
+			i, i, due.Format(time.RFC3339), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	if _, err := s.in.Ingest(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.in.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	s.signIn(t, c, "roman", "roman-password")
+	overdue := func(html string) (count string, ids []string) {
+		sec := html[strings.Index(html, `id="overdue"`):]
+		sec = sec[:strings.Index(sec, "</section>")]
+		if m := regexp.MustCompile(`data-value="(\d+)"`).FindStringSubmatch(sec); m != nil {
+			count = m[1]
+		}
+		for _, m := range regexp.MustCompile(`data-task="(\w+)"`).FindAllStringSubmatch(sec, -1) {
+			ids = append(ids, m[1])
+		}
+		return count, ids
+	}
+	_, page := get(t, c, s.URL+"/tasks")
+	count, ids := overdue(page)
+	// T1 of the site (due 3 November 10:00 Moscow, 07:00 UTC) is the most overdue.
+	if count != "251" || len(ids) != 200 || ids[0] != "T1" || ids[1] != "X249" || ids[199] != "X051" {
+		t.Fatalf("overdue: count %s, %d rows (%v…), want 251, 200 rows from T1, X249 to X051", count, len(ids), ids[:min(3, len(ids))])
+	}
+	if !strings.Contains(page, "ещё 51") || !strings.Contains(page, `href="/tasks?show=overdue#overdue"`) {
+		t.Fatal("the overdue group does not say 51 more with a link to them all")
+	}
+	_, page = get(t, c, s.URL+"/tasks?show=overdue")
+	if count, ids = overdue(page); count != "251" || len(ids) != 251 || ids[250] != "X000" {
+		t.Fatalf("the whole group: count %s, %d rows", count, len(ids))
+	}
+}

@@ -251,6 +251,7 @@ var msgs = map[string][2]string{
 	"tasks.upcoming":              {"Предстоящие", "Upcoming"},
 	"tasks.nodue":                 {"Без срока", "No due date"},
 	"tasks.empty":                 {"Задач нет", "No tasks"},
+	"tasks.show_all":              {"показать все", "show them all"},
 	"regs.title":                  {"Регламент", "Regulations"},
 	"regs.check":                  {"Проверить изменённый регламент", "Check a changed regulations file"},
 	"regs.check_hint":             {"Вставьте или загрузите файл: проверка покажет ошибки со строкой и ключом; бэктест прогонит его по журналу событий за последние 90 дней рядом с действующим. Действующий регламент не меняется.", "Paste or upload a file: validation shows the problems with their line and key; the backtest runs it over the last 90 days of the event log beside the running one. The running regulations do not change."},

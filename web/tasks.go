@@ -10,8 +10,21 @@ import (
 type tasksData struct {
 	Team                            bool
 	CanTeam                         bool
-	Overdue, Today, Upcoming, NoDue []taskRow
+	Overdue, Today, Upcoming, NoDue taskGroup
 }
+
+// taskGroup is a group of the tasks page: its first rows (all of them
+// when asked for), how many there are, and the link to show them all.
+type taskGroup struct {
+	Rows    []taskRow
+	Count   int
+	More    int    // rows not shown
+	ShowAll string // the page with the whole group
+}
+
+// tasksPerGroup is how many tasks a group of the page shows unless asked
+// for all: a large team's open tasks were one 4 MB page.
+const tasksPerGroup = 200
 
 type taskRow struct {
 	*funnelwatch.Task
@@ -30,21 +43,52 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	now := s.now()
 	l := now.In(s.loc())
 	tomorrow := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, s.loc())
-	var tasks []*funnelwatch.Task
+	var rows []*taskRow
 	var deals map[string]dealRef
 	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
 		assignee := c.user.ID
 		if d.Team {
 			assignee = ""
 		}
-		var err error
-		if tasks, err = s.openTasks(r, tx, c, assignee); err != nil {
+		tasks, err := s.openTasks(r, tx, c, assignee)
+		if err != nil {
 			return err
 		}
-		var ids []string
+		// The store lists by due time: each group's first rows are its
+		// most urgent.
+		show := r.URL.Query().Get("show")
 		for _, t := range tasks {
-			if c.scope.Sees(t.Assignee) {
-				ids = append(ids, t.DealID)
+			if !c.scope.Sees(t.Assignee) {
+				continue
+			}
+			g, id := &d.NoDue, "nodue"
+			switch {
+			case t.Due == nil:
+			case t.Due.Before(now):
+				g, id = &d.Overdue, "overdue"
+			case t.Due.Before(tomorrow):
+				g, id = &d.Today, "today"
+			default:
+				g, id = &d.Upcoming, "upcoming"
+			}
+			g.Count++
+			if len(g.Rows) >= tasksPerGroup && show != id {
+				g.More++
+				if g.ShowAll == "" {
+					q := r.URL.Query()
+					q.Del("lang")
+					q.Set("show", id)
+					g.ShowAll = "/tasks?" + q.Encode() + "#" + id
+				}
+				continue
+			}
+			g.Rows = append(g.Rows, taskRow{Task: t})
+		}
+		var ids []string
+		for _, g := range []*taskGroup{&d.Overdue, &d.Today, &d.Upcoming, &d.NoDue} {
+			for i := range g.Rows {
+				ids = append(ids, g.Rows[i].DealID)
+				rows = append(rows, &g.Rows[i])
 			}
 		}
 		deals, err = dealRefs(r, tx, c, ids)
@@ -54,21 +98,8 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.fail(w, r, err)
 		return
 	}
-	for _, t := range tasks {
-		if !c.scope.Sees(t.Assignee) {
-			continue
-		}
-		row := taskRow{Task: t, Deal: deals[t.DealID]}
-		switch {
-		case t.Due == nil:
-			d.NoDue = append(d.NoDue, row)
-		case t.Due.Before(now):
-			d.Overdue = append(d.Overdue, row)
-		case t.Due.Before(tomorrow):
-			d.Today = append(d.Today, row)
-		default:
-			d.Upcoming = append(d.Upcoming, row)
-		}
+	for _, row := range rows {
+		row.Deal = deals[row.DealID]
 	}
 	title := tr(c.lang, "tasks.title")
 	if d.Team {
