@@ -59,6 +59,10 @@ type ReadTx interface {
 	ExistingEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
 	// StageCounts counts the deals (not deleted) per pipeline and stage.
 	StageCounts(ctx context.Context) ([]StageCount, error)
+	// DealCounts counts the deals the filter selects (its IDs, Offset,
+	// Limit and order aside) and sums their amounts, per pipeline and
+	// stage, ordered by pipeline and stage.
+	DealCounts(ctx context.Context, f DealFilter) ([]StageCount, error)
 	// EventCount returns the number of events in the workspace's log.
 	EventCount(ctx context.Context) (int64, error)
 	// ProjectionSeq returns the seq up to which the state tables (deals,
@@ -222,6 +226,11 @@ type DealFilter struct {
 	Status       DealStatus
 	// IncludeDeleted also lists deals that left the funnel.
 	IncludeDeleted bool
+	// WithoutOpenTask keeps the deals with no open task (no next step).
+	WithoutOpenTask bool
+	// LongestOnStage lists the deals that entered their stage first
+	// first (stage_entered_at, id), instead of by id: a board's column.
+	LongestOnStage bool
 	Offset, Limit  int
 }
 

@@ -70,38 +70,13 @@ func (tx *Tx) Deal(ctx context.Context, id string) (*funnelwatch.Deal, error) {
 // ids, each ordered by id.
 func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwatch.Deal, error) {
 	var out []*funnelwatch.Deal
+	order := ` ORDER BY id`
+	if f.LongestOnStage {
+		order = ` ORDER BY stage_entered_at, id`
+	}
 	err := chunked(f.IDs, func(ids []string) error {
-		where := []string{"workspace_id = ?"}
-		args := []any{tx.ws}
-		add := func(cond string, vs ...any) {
-			where = append(where, cond)
-			args = append(args, vs...)
-		}
-		if ids != nil {
-			where = append(where, "id IN "+placeholders(1, len(ids)))
-			for _, id := range ids {
-				args = append(args, id)
-			}
-		}
-		if f.Pipeline != "" {
-			add("pipeline_id = ?", f.Pipeline)
-		}
-		if f.Stage != "" {
-			add("stage_id = ?", f.Stage)
-		}
-		if f.Responsible != "" {
-			add("responsible = ?", f.Responsible)
-		}
-		if len(f.Responsibles) > 0 {
-			add("responsible IN "+placeholders(1, len(f.Responsibles)), anys(f.Responsibles)...)
-		}
-		if f.Status != "" {
-			add("status = ?", string(f.Status))
-		}
-		if !f.IncludeDeleted {
-			where = append(where, "deleted_at IS NULL")
-		}
-		q := `SELECT ` + dealColumns + ` FROM deals WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id` + limitClause(f.Offset, f.Limit)
+		where, args := tx.dealWhere(f, ids)
+		q := `SELECT ` + dealColumns + ` FROM deals d WHERE ` + where + order + limitClause(f.Offset, f.Limit)
 		rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
 		if err != nil {
 			return fmt.Errorf("deals: %w", err)
@@ -111,6 +86,59 @@ func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwat
 		return err
 	})
 	return out, err
+}
+
+// dealWhere is the filter (and a chunk of its ids) as a WHERE condition
+// on deals d, and its arguments.
+func (tx *Tx) dealWhere(f funnelwatch.DealFilter, ids []string) (string, []any) {
+	where := []string{"workspace_id = ?"}
+	args := []any{tx.ws}
+	add := func(cond string, vs ...any) {
+		where = append(where, cond)
+		args = append(args, vs...)
+	}
+	if ids != nil {
+		add("id IN "+placeholders(1, len(ids)), anys(ids)...)
+	}
+	if f.Pipeline != "" {
+		add("pipeline_id = ?", f.Pipeline)
+	}
+	if f.Stage != "" {
+		add("stage_id = ?", f.Stage)
+	}
+	if f.Responsible != "" {
+		add("responsible = ?", f.Responsible)
+	}
+	if len(f.Responsibles) > 0 {
+		add("responsible IN "+placeholders(1, len(f.Responsibles)), anys(f.Responsibles)...)
+	}
+	switch f.Status {
+	case "":
+	case funnelwatch.DealOpen, funnelwatch.DealWon, funnelwatch.DealLost:
+		// A literal, not a parameter: SQLite uses a partial index only
+		// when the query's condition implies the index's.
+		add("status = '" + string(f.Status) + "'")
+	default:
+		add("status = ?", string(f.Status))
+	}
+	if !f.IncludeDeleted {
+		add("deleted_at IS NULL")
+	}
+	if f.WithoutOpenTask {
+		add("NOT EXISTS (SELECT 1 FROM tasks t WHERE t.workspace_id = d.workspace_id AND t.deal_id = d.id AND t.completed_at IS NULL)")
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// DealCounts counts the deals of the filter per pipeline and stage.
+func (tx *Tx) DealCounts(ctx context.Context, f funnelwatch.DealFilter) ([]funnelwatch.StageCount, error) {
+	where, args := tx.dealWhere(f, nil)
+	rows, err := tx.run.QueryContext(ctx, tx.s.q(`SELECT pipeline_id, stage_id, COUNT(*), COALESCE(SUM(amount), 0) FROM deals d
+		WHERE `+where+` GROUP BY pipeline_id, stage_id ORDER BY pipeline_id, stage_id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("deal counts: %w", err)
+	}
+	return scanStageCounts(rows)
 }
 
 // inListSize bounds an IN (…) list.
@@ -185,6 +213,10 @@ func (tx *Tx) StageCounts(ctx context.Context) ([]funnelwatch.StageCount, error)
 	if err != nil {
 		return nil, fmt.Errorf("stage counts: %w", err)
 	}
+	return scanStageCounts(rows)
+}
+
+func scanStageCounts(rows *sql.Rows) ([]funnelwatch.StageCount, error) {
 	defer rows.Close()
 	var out []funnelwatch.StageCount
 	for rows.Next() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,4 +219,99 @@ func testEventCount(t *testing.T, open Opener) {
 	if n := count(other); n != 1 {
 		t.Errorf("other workspace's EventCount = %d, want 1", n)
 	}
+}
+
+// testBoard checks what the deals board reads: open deals counted and
+// summed per pipeline and stage, a stage's deals longest on it first,
+// and the deals without an open task.
+func testBoard(t *testing.T, open Opener) {
+	s := open(t)
+	ws, other := workspace(t, s), workspace(t, s)
+	ctx := context.Background()
+	deal := func(id, pipeline, stage, responsible string, entered int, amount float64) *funnelwatch.Deal {
+		return &funnelwatch.Deal{ID: id, Pipeline: pipeline, Stage: stage, Status: funnelwatch.DealOpen, Responsible: responsible,
+			Amount: amount, CreatedAt: at(0), StageEnteredAt: at(entered)}
+	}
+	won := deal("D8", "sales", "won", "roman", 1, 1000)
+	won.Status = funnelwatch.DealWon
+	gone := deal("D9", "sales", "target", "roman", 1, 1000)
+	gone.DeletedAt = ptr(at(2))
+	update(t, s, ws, func(tx funnelwatch.Tx) error {
+		if err := tx.SaveDeals(ctx,
+			deal("D1", "sales", "target", "roman", 30, 100),
+			deal("D2", "sales", "target", "olga", 10, 200), // entered first
+			deal("D3", "sales", "target", "roman", 20, 300),
+			deal("D4", "sales", "ready", "roman", 5, 400),
+			deal("D5", "warmup", "cold", "olga", 7, 0),
+			deal("D6", "sales", "target", "roman", 20, 50), // entered with D3: after it by id
+			won, gone,
+		); err != nil {
+			return err
+		}
+		done := at(40)
+		return tx.SaveTasks(ctx,
+			&funnelwatch.Task{ID: "T1", DealID: "D1", Assignee: "roman", CreatedAt: at(0)},
+			&funnelwatch.Task{ID: "T2", DealID: "D4", Assignee: "sergey", CreatedAt: at(0)}, // someone else's task is a next step too
+			&funnelwatch.Task{ID: "T3", DealID: "D3", Assignee: "roman", CreatedAt: at(0), CompletedAt: &done})
+	})
+	update(t, s, other, func(tx funnelwatch.Tx) error {
+		return tx.SaveDeals(ctx, deal("D1", "sales", "target", "roman", 1, 1))
+	})
+	counts := func(cs []funnelwatch.StageCount) string {
+		var b strings.Builder
+		for _, c := range cs {
+			fmt.Fprintf(&b, "%s/%s:%d:%g ", c.Pipeline, c.Stage, c.Deals, c.Amount)
+		}
+		return strings.TrimSpace(b.String())
+	}
+	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+		for _, c := range []struct {
+			name string
+			f    funnelwatch.DealFilter
+			want string
+		}{
+			{"open deals", funnelwatch.DealFilter{Status: funnelwatch.DealOpen}, "sales/ready:1:400 sales/target:4:650 warmup/cold:1:0"},
+			{"every deal not deleted", funnelwatch.DealFilter{}, "sales/ready:1:400 sales/target:4:650 sales/won:1:1000 warmup/cold:1:0"},
+			{"roman's", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsible: "roman"}, "sales/ready:1:400 sales/target:3:450"},
+			{"a team's", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsibles: []string{"olga", "ivan"}}, "sales/target:1:200 warmup/cold:1:0"},
+			{"without an open task", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, WithoutOpenTask: true}, "sales/target:3:550 warmup/cold:1:0"},
+			{"a pipeline's", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Pipeline: "warmup"}, "warmup/cold:1:0"},
+			{"nobody's", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsible: "ivan"}, ""},
+		} {
+			got, err := tx.DealCounts(ctx, c.f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			if counts(got) != c.want {
+				t.Errorf("DealCounts, %s: %s, want %s", c.name, counts(got), c.want)
+			}
+		}
+		for _, c := range []struct {
+			name string
+			f    funnelwatch.DealFilter
+			want []string
+		}{
+			{"a column", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Pipeline: "sales", Stage: "target", LongestOnStage: true},
+				[]string{"D2", "D3", "D6", "D1"}},
+			{"its first two", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Pipeline: "sales", Stage: "target", LongestOnStage: true, Limit: 2},
+				[]string{"D2", "D3"}},
+			{"without an open task", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Pipeline: "sales", Stage: "target", LongestOnStage: true,
+				WithoutOpenTask: true}, []string{"D2", "D3", "D6"}},
+			{"roman's without an open task, by id", funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsible: "roman", WithoutOpenTask: true},
+				[]string{"D3", "D6"}},
+		} {
+			got, err := tx.Deals(ctx, c.f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			var ids []string
+			for _, d := range got {
+				ids = append(ids, d.ID)
+			}
+			if !reflect.DeepEqual(ids, c.want) {
+				t.Errorf("Deals, %s: %v, want %v", c.name, ids, c.want)
+			}
+		}
+		return nil
+	})
 }

@@ -10,6 +10,26 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 )
 
+// boardPipeline is the pipeline the board shows: the one asked for, else
+// the first with deals to show (so a link from the dashboard lands on
+// some), else the first; nil when the funnel has none.
+func (s *Server) boardPipeline(id string, perPipeline map[string]int) *funnelwatch.Pipeline {
+	if p, ok := s.Funnel.Pipeline(id); ok {
+		return p
+	}
+	if id == "" {
+		for i, p := range s.Funnel.Pipelines {
+			if perPipeline[p.ID] > 0 {
+				return &s.Funnel.Pipelines[i]
+			}
+		}
+	}
+	if len(s.Funnel.Pipelines) == 0 {
+		return nil
+	}
+	return &s.Funnel.Pipelines[0]
+}
+
 // cardsPerStage bounds a column of the board; the rest is a count.
 const cardsPerStage = 25
 
@@ -58,96 +78,96 @@ func (s *Server) dealsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	q := r.URL.Query()
 	d := boardData{NoTask: q.Get("notask") == "1", User: q.Get("user"), Stage: q.Get("stage")}
 	now := s.now()
-	var deals []*funnelwatch.Deal
-	var tasks []*funnelwatch.Task
+	// The store counts the open deals per pipeline and stage and lists
+	// each column's first 25: a board of 77,000 open deals reads a few
+	// hundred rows.
+	f := funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsible: d.User, WithoutOpenTask: d.NoTask}
+	var counts []funnelwatch.StageCount
 	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
+		stx := scoped(tx, c.scope)
 		var err error
-		deals, err = scoped(tx, c.scope).Deals(r.Context(), funnelwatch.DealFilter{Status: funnelwatch.DealOpen, Responsible: d.User})
+		if counts, err = stx.DealCounts(r.Context(), f); err != nil {
+			return err
+		}
+		perPipeline := map[string]int{}
+		for _, n := range counts {
+			perPipeline[n.Pipeline] += n.Deals
+		}
+		d.Pipeline = s.boardPipeline(q.Get("pipeline"), perPipeline)
+		if d.Pipeline == nil {
+			return nil
+		}
+		for _, x := range s.Funnel.Pipelines {
+			v := url.Values{"pipeline": {x.ID}}
+			if d.NoTask {
+				v.Set("notask", "1")
+			}
+			if d.User != "" {
+				v.Set("user", d.User)
+			}
+			d.Pipelines = append(d.Pipelines, pipelineTab{ID: x.ID, Name: x.Name, Deals: perPipeline[x.ID], Href: "/deals?" + v.Encode()})
+		}
+		var shown []string
+		for _, st := range d.Pipeline.Stages {
+			if st.Type != funnelwatch.StageOpen || (d.Stage != "" && d.Stage != st.ID) {
+				continue
+			}
+			col := column{Stage: st}
+			for _, n := range counts {
+				if n.Pipeline == d.Pipeline.ID && n.Stage == st.ID {
+					col.Count, col.Sum = n.Deals, n.Amount
+				}
+			}
+			if col.Count > 0 {
+				cf := f
+				cf.Pipeline, cf.Stage, cf.LongestOnStage, cf.Limit = d.Pipeline.ID, st.ID, true, cardsPerStage
+				deals, err := stx.Deals(r.Context(), cf)
+				if err != nil {
+					return err
+				}
+				for _, deal := range deals {
+					on := now.Sub(deal.StageEnteredAt)
+					col.Cards = append(col.Cards, card{Deal: deal, OnStage: on, PastSLA: col.Stage.SLA > 0 && on > col.Stage.SLA})
+					shown = append(shown, deal.ID)
+				}
+				col.More = col.Count - len(col.Cards)
+			}
+			d.Columns = append(d.Columns, col)
+		}
+		// Which of the cards shown have no next step.
+		if len(shown) == 0 {
+			return nil // (no DealIDs would be every open task)
+		}
+		open := true
+		tasks, err := tx.Tasks(r.Context(), funnelwatch.TaskFilter{DealIDs: shown, Open: &open})
 		if err != nil {
 			return err
 		}
-		tasks, err = s.openTasks(r, tx, c, "")
-		return err
+		withTask := map[string]bool{}
+		for _, t := range tasks {
+			withTask[t.DealID] = true
+		}
+		for i := range d.Columns {
+			for j := range d.Columns[i].Cards {
+				d.Columns[i].Cards[j].NoTask = !withTask[d.Columns[i].Cards[j].Deal.ID]
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	withTask := map[string]bool{}
-	for _, t := range tasks {
-		withTask[t.DealID] = true
-	}
-	perPipeline := map[string]int{}
-	var shown []*funnelwatch.Deal
-	for _, deal := range deals {
-		if d.NoTask && withTask[deal.ID] {
-			continue
-		}
-		perPipeline[deal.Pipeline]++
-		shown = append(shown, deal)
-	}
-	pid := q.Get("pipeline")
-	if pid == "" {
-		// The first pipeline with deals to show, so a link from the
-		// dashboard lands on some.
-		for _, p := range s.Funnel.Pipelines {
-			if perPipeline[p.ID] > 0 {
-				pid = p.ID
-				break
-			}
-		}
-	}
-	p, ok := s.Funnel.Pipeline(pid)
-	if !ok {
-		if len(s.Funnel.Pipelines) == 0 {
-			s.notFound(w, r, c)
-			return
-		}
-		p = &s.Funnel.Pipelines[0]
-	}
-	d.Pipeline = p
-	for _, x := range s.Funnel.Pipelines {
-		v := url.Values{"pipeline": {x.ID}}
-		if d.NoTask {
-			v.Set("notask", "1")
-		}
-		if d.User != "" {
-			v.Set("user", d.User)
-		}
-		d.Pipelines = append(d.Pipelines, pipelineTab{ID: x.ID, Name: x.Name, Deals: perPipeline[x.ID], Href: "/deals?" + v.Encode()})
-	}
-	cols := map[string]*column{}
-	for _, st := range p.Stages {
-		if st.Type == funnelwatch.StageOpen && (d.Stage == "" || d.Stage == st.ID) {
-			d.Columns = append(d.Columns, column{Stage: st})
-		}
-	}
-	for i := range d.Columns {
-		cols[d.Columns[i].Stage.ID] = &d.Columns[i]
-	}
-	// Longest on the stage first: what most needs a look.
-	slices.SortStableFunc(shown, func(a, b *funnelwatch.Deal) int { return a.StageEnteredAt.Compare(b.StageEnteredAt) })
-	for _, deal := range shown {
-		col := cols[deal.Stage]
-		if deal.Pipeline != p.ID || col == nil {
-			continue
-		}
-		col.Count++
-		col.Sum += deal.Amount
-		if len(col.Cards) >= cardsPerStage {
-			col.More++
-			continue
-		}
-		on := now.Sub(deal.StageEnteredAt)
-		col.Cards = append(col.Cards, card{Deal: deal, OnStage: on, NoTask: !withTask[deal.ID],
-			PastSLA: col.Stage.SLA > 0 && on > col.Stage.SLA})
+	if d.Pipeline == nil {
+		s.notFound(w, r, c)
+		return
 	}
 	for _, u := range s.Funnel.Users {
 		if c.scope.Sees(u.ID) {
 			d.Users = append(d.Users, option{u.ID, u.Name})
 		}
 	}
-	s.render(w, r, c, http.StatusOK, "deals.html", view{Nav: "deals", Title: tr(c.lang, "deals.title") + " — " + p.Name, Data: d})
+	s.render(w, r, c, http.StatusOK, "deals.html", view{Nav: "deals", Title: tr(c.lang, "deals.title") + " — " + d.Pipeline.Name, Data: d})
 }
 
 type dealData struct {

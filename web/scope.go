@@ -85,23 +85,31 @@ func (tx scopedTx) ActiveDeals(ctx context.Context, from, to time.Time) (funnelw
 
 // Deals lists the deals of the filter whose responsible is in the scope.
 func (tx scopedTx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwatch.Deal, error) {
-	if f.Responsible != "" {
-		if !tx.scope.Sees(f.Responsible) {
-			return nil, nil
-		}
-		return tx.ReadTx.Deals(ctx, f)
-	}
-	var users []string
-	for _, u := range orAll(f.Responsibles, tx.scope.Users()) {
-		if tx.scope.Sees(u) {
-			users = append(users, u)
-		}
-	}
-	if len(users) == 0 {
+	f, ok := tx.deals(f)
+	if !ok {
 		return nil, nil
 	}
-	f.Responsibles = users
 	return tx.ReadTx.Deals(ctx, f)
+}
+
+// DealCounts counts the deals of the filter whose responsible is in the
+// scope.
+func (tx scopedTx) DealCounts(ctx context.Context, f funnelwatch.DealFilter) ([]funnelwatch.StageCount, error) {
+	f, ok := tx.deals(f)
+	if !ok {
+		return nil, nil
+	}
+	return tx.ReadTx.DealCounts(ctx, f)
+}
+
+// deals narrows a deals filter to the scope; false when it selects
+// nobody the scope sees.
+func (tx scopedTx) deals(f funnelwatch.DealFilter) (funnelwatch.DealFilter, bool) {
+	if f.Responsible != "" {
+		return f, tx.scope.Sees(f.Responsible)
+	}
+	f.Responsibles = tx.users(f.Responsibles)
+	return f, len(f.Responsibles) > 0
 }
 
 // ViolationGroups counts the findings of the filter within the scope.
