@@ -92,7 +92,7 @@ type LiveStats struct {
 	Late          int64 // of which arrived after the clock had passed them
 	Actions       int64 // actions decided since start
 	Written       int64 // write transactions
-	Handed        int64 // events taken as the Ingestor committed them, not read back from the log
+	Handed        int64 // of Events, those taken as the Ingestor committed them, not read back from the log
 }
 
 // outputs are what waits to be written.
@@ -232,14 +232,16 @@ func (l *Live) take(ctx context.Context) error {
 			if e.Seq <= l.seq {
 				continue
 			}
-			if c.stored != nil && c.stored[i] != nil && !l.echoed(e) {
-				d, err := c.decode(i)
-				if err != nil {
-					return nil // the read fails the same way, and says so
+			if !l.echoed(e) {
+				if c.stored != nil && c.stored[i] != nil {
+					d, err := c.decode(i)
+					if err != nil {
+						return nil // the read fails the same way, and says so
+					}
+					e = &d
 				}
-				e = &d
+				l.stats.Handed++
 			}
-			l.stats.Handed++
 			if err := l.feed(ctx, e); err != nil {
 				return err
 			}
