@@ -65,7 +65,8 @@ type Ingestor struct {
 	// stay.
 	MaxCached int
 	// OnCommit, when set, is called after each batch that added events
-	// to the log (the rules engine reads them from there).
+	// to the log (it wakes the rules engine, which takes the batch
+	// handed over, or reads the log).
 	OnCommit func()
 
 	// handoff, when set, takes each committed batch as the log holds it,

@@ -19,7 +19,10 @@ import (
 // Live runs the regulations in a server, on the wall clock (DESIGN §5):
 // the same replay a backtest runs, fed from the event log as batches are
 // committed, with the clock moved to the present whenever the engine has
-// caught up with the log.
+// caught up with the log. Once it has, the batches its Ingestor commits
+// are handed to it as the log holds them, so it does not read back and
+// decode what was just written; the log stays the source: what is not
+// handed over, or does not follow on, is read from it.
 //
 // Findings, actions and the engine's checkpoint are written in one
 // transaction with the events the actions make (tasks, moves,
