@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -228,13 +229,81 @@ func FuzzSplitBatch(f *testing.F) {
 	f.Add([]byte("{\"id\":\"a\"}\n{\"id\":\"b\"}\n"), "application/x-ndjson")
 	f.Add([]byte(`{"id":"a"} {"id":"b"}`), "")
 	f.Add([]byte(`[`), "application/json")
+	for _, body := range arraysToSplit {
+		f.Add([]byte(body), "application/json")
+	}
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {
 		raws, err := api.SplitBatch(body, ct)
-		if err != nil {
-			return
-		}
-		if len(raws) == 0 {
+		if err == nil && len(raws) == 0 {
 			t.Fatal("no error and no events")
 		}
+		checkSplitAsUnmarshal(t, body, ct, raws, err)
 	})
+}
+
+// arraysToSplit are JSON arrays whose elements hide brackets, commas and
+// quotes in strings, nest, and sit in white space.
+var arraysToSplit = []string{
+	`[{"id":"a"},{"id":"b"}]`,
+	" \n[ {\"id\" : \"a,]}\" } ,\t{\"id\":\"b\\\"],[{\"}\r\n, 7 ,\"x\", null ,[1,[2,{}]], true ,{} ]\n",
+	`[{"id":"\\","deal":{"fields":{"a":[1,2,{"b":"]"}],"c":"\\\"{"}}}}]`,
+	`[{"id":"ü€😀","text":"\u0022]"}]`,
+	`[ ]`,
+	`[1]`,
+	`["a"]`,
+}
+
+// checkSplitAsUnmarshal holds SplitBatch on a JSON array to what
+// json.Unmarshal into []json.RawMessage gives.
+func checkSplitAsUnmarshal(t *testing.T, body []byte, ct string, raws []json.RawMessage, err error) {
+	t.Helper()
+	trimmed := bytes.TrimSpace(body)
+	if strings.Contains(strings.ToLower(ct), "json-seq") || strings.Contains(strings.ToLower(ct), "ndjson") ||
+		strings.Contains(strings.ToLower(ct), "jsonlines") || len(trimmed) == 0 || trimmed[0] != '[' {
+		return
+	}
+	var want []json.RawMessage
+	werr := json.Unmarshal(trimmed, &want)
+	if (werr == nil && len(want) > 0) != (err == nil) {
+		t.Fatalf("%q: split error %v, unmarshal %d elements, error %v", body, err, len(want), werr)
+	}
+	if err != nil {
+		return
+	}
+	if len(raws) != len(want) {
+		t.Fatalf("%q: split %d elements, unmarshal %d", body, len(raws), len(want))
+	}
+	for i := range raws {
+		if !bytes.Equal(raws[i], want[i]) {
+			t.Errorf("%q: element %d split %q, unmarshal %q", body, i, raws[i], want[i])
+		}
+	}
+}
+
+// A JSON array is split into exactly the elements json.Unmarshal finds.
+func TestSplitBatchAsUnmarshal(t *testing.T) {
+	for _, body := range arraysToSplit {
+		raws, err := api.SplitBatch([]byte(body), "application/json")
+		checkSplitAsUnmarshal(t, []byte(body), "application/json", raws, err)
+	}
+}
+
+// BenchmarkSplitBatch splits a request of 1,000 events, the size the
+// ingest benchmarks post.
+func BenchmarkSplitBatch(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString("[")
+	for i := range 1000 {
+		if i > 0 {
+			body.WriteString(",")
+		}
+		fmt.Fprintf(&body, `{"id":"e%d","type":"deal.created","at":"2026-11-02T10:00:00+03:00","deal":{"id":"D%d","pipeline":"sales","stage":"target","responsible":"roman","amount":1500,"source":"avito","contact":{"name":"Иван","phone":"+79031234567"},"fields":{"city":"Казань"}}}`, i, i)
+	}
+	body.WriteString("]")
+	b.SetBytes(int64(body.Len()))
+	for b.Loop() {
+		if _, err := api.SplitBatch(body.Bytes(), "application/json"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -64,8 +65,15 @@ type Ingestor struct {
 	// stay.
 	MaxCached int
 	// OnCommit, when set, is called after each batch that added events
-	// to the log (the rules engine reads them from there).
+	// to the log (it wakes the rules engine, which takes the batch
+	// handed over, or reads the log).
 	OnCommit func()
+
+	// handoff, when set, takes each committed batch as the log holds it,
+	// before OnCommit is called (Live sets it: the engine then need not
+	// read back and decode what was just written). Called with mu held,
+	// in commit order.
+	handoff func(committed)
 
 	mu          sync.Mutex // one batch at a time: the store has one writer anyway
 	recovered   bool
@@ -135,7 +143,9 @@ func (in *Ingestor) IngestWith(ctx context.Context, events []funnelwatch.Event, 
 	if err := in.recover(ctx); err != nil {
 		return nil, err
 	}
+	prev := in.pending.seq // the log's last seq before this batch
 	var b *batch
+	var received time.Time
 	err := in.Store.Update(ctx, in.Workspace, func(tx funnelwatch.Tx) error {
 		// Reset per attempt so a retried transaction starts clean.
 		clear(res.Reasons)
@@ -154,7 +164,7 @@ func (in *Ingestor) IngestWith(ctx context.Context, events []funnelwatch.Event, 
 		if err := b.prefetch(events); err != nil {
 			return err
 		}
-		received := now().UTC()
+		received = now().UTC()
 		for _, i := range order {
 			e := events[i] // a copy: the caller's slice is left as given
 			if existing[e.ID] {
@@ -175,6 +185,7 @@ func (in *Ingestor) IngestWith(ctx context.Context, events []funnelwatch.Event, 
 			if err := b.apply(&e); err != nil {
 				return err
 			}
+			b.origin = append(b.origin, i)
 		}
 		if err := b.finish(); err != nil {
 			return err
@@ -196,10 +207,103 @@ func (in *Ingestor) IngestWith(ctx context.Context, events []funnelwatch.Event, 
 			in.latest = e.At
 		}
 	}
-	if len(b.inserted) > 0 && in.OnCommit != nil {
-		in.OnCommit()
+	if len(b.inserted) > 0 {
+		if in.handoff != nil {
+			if c, ok := b.committed(prev, events, received); ok {
+				in.handoff(c)
+			}
+		}
+		if in.OnCommit != nil {
+			in.OnCommit()
+		}
 	}
 	return res, nil
+}
+
+// handTo makes f the taker of committed batches (nil: none).
+func (in *Ingestor) handTo(f func(committed)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.handoff = f
+}
+
+// committed is a batch appended to the log, as a read of the log would
+// return it: the rules engine takes it instead of reading back and
+// decoding the rows just written.
+type committed struct {
+	after  int64               // the workspace's last seq before the batch
+	events []funnelwatch.Event // in seq order: after+1, after+2, …
+	// stored holds, for an event that came without its JSON (Raw), the
+	// payload the log keeps, to be decoded as a read would decode it;
+	// nil for an event that is already as the log gives it back.
+	stored [][]byte
+}
+
+// decode returns the i-th event of a batch that came without its JSON, as
+// a read of the log decodes its stored payload.
+func (c *committed) decode(i int) (funnelwatch.Event, error) {
+	d, err := funnelwatch.DecodeEvent(c.stored[i])
+	if err != nil {
+		return funnelwatch.Event{}, err
+	}
+	e := &c.events[i]
+	if d.DealID == "" {
+		d.DealID = e.DealID
+	}
+	d.Seq, d.ReceivedAt = e.Seq, e.ReceivedAt
+	return d, nil
+}
+
+// committed returns the batch as the log now holds it, when its seqs are
+// known: the log's seqs grow with insertion, so when the batch's last is
+// exactly prev + its size, the batch holds every seq in between, in
+// order. Another writer's rows among them (another workspace's sharing a
+// sequence, a writer that is not this Ingestor) leave a wider range, and
+// no hand-off: the engine reads the log.
+func (b *batch) committed(prev int64, given []funnelwatch.Event, received time.Time) (committed, bool) {
+	n := len(b.inserted)
+	if n == 0 || b.maxSeq-prev != int64(n) {
+		return committed{}, false
+	}
+	// The log keeps received_at in microseconds.
+	rec := time.UnixMicro(received.UnixMicro()).UTC()
+	c := committed{after: prev, events: make([]funnelwatch.Event, n)}
+	for j, p := range b.inserted {
+		var h funnelwatch.Event
+		if len(p.Raw) > 0 {
+			// The log keeps Raw, which read back decodes to the event as
+			// the caller decoded it (DecodeEvent is the only maker of
+			// Raw): the caller's copy, not the one the checks
+			// normalised.
+			h = given[b.origin[j]]
+		} else {
+			// Stored as the JSON of the event as checked (eventPayload
+			// of sqlstore); read back, that JSON is decoded.
+			q := *p
+			q.Seq = 0
+			payload, err := json.Marshal(&q)
+			if err != nil {
+				return committed{}, false
+			}
+			if c.stored == nil {
+				c.stored = make([][]byte, n)
+			}
+			c.stored[j] = payload
+			h = *p
+		}
+		h.Seq = prev + int64(j) + 1
+		h.ReceivedAt = rec
+		if h.DealID == "" {
+			// The deal the event was resolved to at ingest, as the log's
+			// deal_id column keeps it.
+			h.DealID = p.DealID
+			if h.DealID == "" {
+				h.DealID = p.DealRef()
+			}
+		}
+		c.events[j] = h
+	}
+	return c, true
 }
 
 // batch is the working state of one ingest transaction.
@@ -213,6 +317,7 @@ type batch struct {
 	noTask   map[string]bool       // task ids known not to exist before this batch
 	refold   map[string]bool       // deals that got an event older than their latest
 	inserted []*funnelwatch.Event  // accepted events, in the order folded
+	origin   []int                 // per inserted event, its index in the caller's slice
 	contacts []*funnelwatch.Contact
 	calls    []*funnelwatch.Call
 	notes    []*funnelwatch.Note

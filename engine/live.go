@@ -19,7 +19,10 @@ import (
 // Live runs the regulations in a server, on the wall clock (DESIGN §5):
 // the same replay a backtest runs, fed from the event log as batches are
 // committed, with the clock moved to the present whenever the engine has
-// caught up with the log.
+// caught up with the log. Once it has, the batches its Ingestor commits
+// are handed to it as the log holds them, so it does not read back and
+// decode what was just written; the log stays the source: what is not
+// handed over, or does not follow on, is read from it.
 //
 // Findings, actions and the engine's checkpoint are written in one
 // transaction with the events the actions make (tasks, moves,
@@ -73,6 +76,13 @@ type Live struct {
 	wake     chan struct{}
 	wakeOnce sync.Once
 	stats    LiveStats
+
+	// The batches the Ingestor committed, as the log holds them, not yet
+	// taken (see take); guarded by hmu, not mu: the Ingestor hands them
+	// over holding its own lock, which the engine takes to write.
+	hmu     sync.Mutex
+	handed  []committed
+	handedN int // events in handed
 }
 
 // LiveStats are the engine's gauges.
@@ -85,6 +95,7 @@ type LiveStats struct {
 	Late          int64 // of which arrived after the clock had passed them
 	Actions       int64 // actions decided since start
 	Written       int64 // write transactions
+	Handed        int64 // of Events, those taken as the Ingestor committed them, not read back from the log
 }
 
 // outputs are what waits to be written.
@@ -101,6 +112,10 @@ func (o *outputs) empty() bool {
 
 // pageSize is how many log events the engine reads at a time.
 const pageSize = 2000
+
+// maxHanded bounds the committed events waiting to be taken: an engine
+// that far behind reads the log instead.
+const maxHanded = 20000
 
 func (l *Live) now() time.Time {
 	if l.Now != nil {
@@ -183,7 +198,66 @@ func (l *Live) start(ctx context.Context) error {
 	l.r = r
 	l.out.violations = map[string]*funnelwatch.Violation{}
 	l.started = true
+	if l.Ingestor != nil && l.Ingestor.Workspace == l.Workspace {
+		l.Ingestor.handTo(l.hand)
+	}
 	return nil
+}
+
+// hand keeps a batch the Ingestor committed, for the next Step to take.
+// It never blocks on the engine.
+func (l *Live) hand(c committed) {
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	if l.handedN+len(c.events) > maxHanded {
+		// Too far behind: what is dropped is read from the log.
+		l.handed, l.handedN = nil, 0
+	}
+	l.handed = append(l.handed, c)
+	l.handedN += len(c.events)
+}
+
+// take feeds the committed batches that continue the log from the
+// engine's position, in seq order, and drops those it has already read.
+// At a gap (a batch that does not start at or before l.seq: one was
+// dropped, or the engine is behind) it stops, and Step reads the log.
+func (l *Live) take(ctx context.Context) error {
+	l.hmu.Lock()
+	q := l.handed
+	l.handed, l.handedN = nil, 0
+	l.hmu.Unlock()
+	for _, c := range q {
+		if c.after > l.seq {
+			return nil // the log has what lies between
+		}
+		for i := range c.events {
+			e := &c.events[i]
+			if e.Seq <= l.seq {
+				continue
+			}
+			if !l.echoed(e) {
+				if c.stored != nil && c.stored[i] != nil {
+					d, err := c.decode(i)
+					if err != nil {
+						return nil // the read fails the same way, and says so
+					}
+					e = &d
+				}
+				l.stats.Handed++
+			}
+			if err := l.feed(ctx, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// echoed reports whether e is the event of an action decided here and
+// folded already, which feed skips by its id.
+func (l *Live) echoed(e *funnelwatch.Event) bool {
+	key, ok := strings.CutPrefix(e.ID, "act:")
+	return ok && l.r.echo[key]
 }
 
 // Step reads what the log gained, evaluates it, moves the clock to now
@@ -202,6 +276,13 @@ func (l *Live) Step(ctx context.Context) error {
 		from = l.Log
 	}
 	for {
+		if l.caught {
+			// What the Ingestor committed since; the read below then
+			// finds only what it did not hand over (usually nothing).
+			if err := l.take(ctx); err != nil {
+				return err
+			}
+		}
 		var page []funnelwatch.Event
 		err := from.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
 			var err error
