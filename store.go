@@ -41,6 +41,9 @@ type ReadTx interface {
 	// Tasks lists tasks by the filter, ordered by due time (tasks without
 	// one last), then id.
 	Tasks(ctx context.Context, f TaskFilter) ([]*Task, error)
+	// CountTasks counts the tasks the filter selects (its IDs, DealIDs,
+	// Offset and Limit aside).
+	CountTasks(ctx context.Context, f TaskFilter) (int, error)
 	// Calls lists the deal's calls in time order.
 	Calls(ctx context.Context, dealID string) ([]*Call, error)
 	// Notes lists the deal's notes in time order.
@@ -240,9 +243,16 @@ type TaskFilter struct {
 	DealIDs  []string // only tasks of these deals
 	DealID   string
 	Assignee string
-	Open     *bool
-	Offset   int
-	Limit    int // 0: no limit
+	// Assignees, when not empty, keeps the tasks of these users only (a
+	// supervisor's team).
+	Assignees []string
+	Open      *bool
+	// DueFrom and DueBefore keep the tasks due in [DueFrom, DueBefore)
+	// (either may be zero: no bound); NoDue the tasks without a due time.
+	DueFrom, DueBefore time.Time
+	NoDue              bool
+	Offset             int
+	Limit              int // 0: no limit
 }
 
 // EventFilter selects events. Zero fields do not filter.

@@ -49,36 +49,24 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 	if len(ids) == 0 {
 		col, ids = "deal_id", f.DealIDs
 	}
+	if len(f.IDs) > 0 && len(f.DealIDs) > 0 {
+		return nil, fmt.Errorf("tasks: filter by IDs or DealIDs, not both")
+	}
+	order := ` ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, id`
+	switch {
+	case f.NoDue:
+		order = ` ORDER BY id`
+	case !f.DueFrom.IsZero() || !f.DueBefore.IsZero():
+		order = ` ORDER BY due, id` // in the order of tasks_open_due
+	}
 	var out []*funnelwatch.Task
 	err := chunked(ids, func(part []string) error {
-		where := []string{"workspace_id = ?"}
-		args := []any{tx.ws}
+		where, args := tx.taskWhere(f)
 		if part != nil {
 			where = append(where, col+" IN "+placeholders(1, len(part)))
-			for _, id := range part {
-				args = append(args, id)
-			}
+			args = append(args, anys(part)...)
 		}
-		if len(f.IDs) > 0 && len(f.DealIDs) > 0 {
-			return fmt.Errorf("tasks: filter by IDs or DealIDs, not both")
-		}
-		if f.DealID != "" {
-			where = append(where, "deal_id = ?")
-			args = append(args, f.DealID)
-		}
-		if f.Assignee != "" {
-			where = append(where, "assignee = ?")
-			args = append(args, f.Assignee)
-		}
-		if f.Open != nil {
-			if *f.Open {
-				where = append(where, "completed_at IS NULL")
-			} else {
-				where = append(where, "completed_at IS NOT NULL")
-			}
-		}
-		q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + strings.Join(where, " AND ") +
-			` ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, id` + limitClause(f.Offset, f.Limit)
+		q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + strings.Join(where, " AND ") + order + limitClause(f.Offset, f.Limit)
 		rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
 		if err != nil {
 			return fmt.Errorf("tasks: %w", err)
@@ -88,6 +76,58 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 		return err
 	})
 	return out, err
+}
+
+// CountTasks counts the tasks of the filter.
+func (tx *Tx) CountTasks(ctx context.Context, f funnelwatch.TaskFilter) (int, error) {
+	where, args := tx.taskWhere(f)
+	var n int
+	if err := tx.run.QueryRowContext(ctx, tx.s.q(`SELECT COUNT(*) FROM tasks WHERE `+strings.Join(where, " AND ")), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count tasks: %w", err)
+	}
+	return n, nil
+}
+
+// taskWhere is the filter, its ids aside, as WHERE conditions and their
+// arguments. The conditions of the partial indexes of open tasks are
+// written as they are (SQLite uses a partial index only when the query's
+// condition implies the index's).
+func (tx *Tx) taskWhere(f funnelwatch.TaskFilter) ([]string, []any) {
+	where := []string{"workspace_id = ?"}
+	args := []any{tx.ws}
+	add := func(cond string, vs ...any) {
+		where = append(where, cond)
+		args = append(args, vs...)
+	}
+	if f.DealID != "" {
+		add("deal_id = ?", f.DealID)
+	}
+	if f.Assignee != "" {
+		add("assignee = ?", f.Assignee)
+	}
+	if len(f.Assignees) > 0 {
+		add("assignee IN "+placeholders(1, len(f.Assignees)), anys(f.Assignees)...)
+	}
+	if f.Open != nil {
+		if *f.Open {
+			add("completed_at IS NULL")
+		} else {
+			add("completed_at IS NOT NULL")
+		}
+	}
+	if f.NoDue {
+		add("due IS NULL")
+	}
+	if !f.DueFrom.IsZero() || !f.DueBefore.IsZero() {
+		add("due IS NOT NULL")
+	}
+	if !f.DueFrom.IsZero() {
+		add("due >= ?", micros(f.DueFrom))
+	}
+	if !f.DueBefore.IsZero() {
+		add("due < ?", micros(f.DueBefore))
+	}
+	return where, args
 }
 
 func scanTasks(rows *sql.Rows) ([]*funnelwatch.Task, error) {

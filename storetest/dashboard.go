@@ -315,3 +315,60 @@ func testBoard(t *testing.T, open Opener) {
 		return nil
 	})
 }
+
+// testOpenTaskGroups checks what the tasks page reads: open tasks by due
+// range, without a due time, of a team, counted and in order.
+func testOpenTaskGroups(t *testing.T, open Opener) {
+	s := open(t)
+	ws, other := workspace(t, s), workspace(t, s)
+	ctx := context.Background()
+	task := func(id, assignee string, due int, done bool) *funnelwatch.Task {
+		tk := &funnelwatch.Task{ID: id, DealID: "D1", Assignee: assignee, CreatedAt: at(0)}
+		if due > 0 {
+			tk.Due = ptr(at(due))
+		}
+		if done {
+			tk.CompletedAt = ptr(at(40))
+		}
+		return tk
+	}
+	update(t, s, ws, func(tx funnelwatch.Tx) error {
+		return tx.SaveTasks(ctx, task("T1", "roman", 10, false), task("T2", "olga", 20, false), task("T3", "roman", 30, false),
+			task("T4", "roman", 0, false), task("T5", "olga", 0, false), task("T6", "roman", 15, true), task("T7", "sergey", 5, false))
+	})
+	update(t, s, other, func(tx funnelwatch.Tx) error { return tx.SaveTasks(ctx, task("T1", "roman", 10, false)) })
+	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+		for _, c := range []struct {
+			name  string
+			f     funnelwatch.TaskFilter
+			want  []string
+			count int
+		}{
+			{"due before 20", funnelwatch.TaskFilter{Open: ptr(true), DueBefore: at(20)}, []string{"T7", "T1"}, 2},
+			{"due from 20", funnelwatch.TaskFilter{Open: ptr(true), DueFrom: at(20)}, []string{"T2", "T3"}, 2},
+			{"due in [10, 30)", funnelwatch.TaskFilter{Open: ptr(true), DueFrom: at(10), DueBefore: at(30)}, []string{"T1", "T2"}, 2},
+			{"without a due time", funnelwatch.TaskFilter{Open: ptr(true), NoDue: true}, []string{"T4", "T5"}, 2},
+			{"olga's without a due time", funnelwatch.TaskFilter{Open: ptr(true), NoDue: true, Assignees: []string{"olga"}}, []string{"T5"}, 1},
+			{"a team's first two due", funnelwatch.TaskFilter{Open: ptr(true), Assignees: []string{"roman", "olga"}, DueBefore: at(100), Limit: 2},
+				[]string{"T1", "T2"}, 3},
+			{"roman's open, due first", funnelwatch.TaskFilter{Open: ptr(true), Assignee: "roman"}, []string{"T1", "T3", "T4"}, 3},
+			{"done", funnelwatch.TaskFilter{Open: ptr(false)}, []string{"T6"}, 1},
+		} {
+			got, err := tx.Tasks(ctx, c.f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			var ids []string
+			for _, tk := range got {
+				ids = append(ids, tk.ID)
+			}
+			if !reflect.DeepEqual(ids, c.want) {
+				t.Errorf("Tasks, %s: %v, want %v", c.name, ids, c.want)
+			}
+			if n, err := tx.CountTasks(ctx, c.f); err != nil || n != c.count {
+				t.Errorf("CountTasks, %s: %d (%v), want %d", c.name, n, err, c.count)
+			}
+		}
+		return nil
+	})
+}

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ViolationGroups", func(t *testing.T) { testViolationGroups(t, open) })
 	t.Run("Workload", func(t *testing.T) { testWorkload(t, open) })
 	t.Run("Board", func(t *testing.T) { testBoard(t, open) })
+	t.Run("OpenTaskGroups", func(t *testing.T) { testOpenTaskGroups(t, open) })
 	t.Run("EventCount", func(t *testing.T) { testEventCount(t, open) })
 	t.Run("StageVisits", func(t *testing.T) { testStageVisits(t, open) })
 	t.Run("ClosedDeals", func(t *testing.T) { testClosedDeals(t, open) })

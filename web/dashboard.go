@@ -159,11 +159,3 @@ func workload(ctx context.Context, tx funnelwatch.ReadTx, now time.Time) (noTask
 	overdue, err = tx.OverdueTasks(ctx, nil, now)
 	return noTask, overdue, err
 }
-
-// openTasks lists the open tasks of the workspace (of assignee when
-// given), all of them: a deal's task counts as its next step whoever is
-// assigned.
-func (s *Server) openTasks(r *http.Request, tx funnelwatch.ReadTx, c *reqCtx, assignee string) ([]*funnelwatch.Task, error) {
-	open := true
-	return tx.Tasks(r.Context(), funnelwatch.TaskFilter{Open: &open, Assignee: assignee})
-}

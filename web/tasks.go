@@ -43,54 +43,60 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	now := s.now()
 	l := now.In(s.loc())
 	tomorrow := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, s.loc())
-	var rows []*taskRow
+	show := r.URL.Query().Get("show")
 	var deals map[string]dealRef
 	err := s.Store.View(r.Context(), s.Workspace, func(tx funnelwatch.ReadTx) error {
-		assignee := c.user.ID
+		open := true
+		f := funnelwatch.TaskFilter{Open: &open, Assignee: c.user.ID}
 		if d.Team {
-			assignee = ""
-		}
-		tasks, err := s.openTasks(r, tx, c, assignee)
-		if err != nil {
-			return err
-		}
-		// The store lists by due time: each group's first rows are its
-		// most urgent.
-		show := r.URL.Query().Get("show")
-		for _, t := range tasks {
-			if !c.scope.Sees(t.Assignee) {
-				continue
-			}
-			g, id := &d.NoDue, "nodue"
-			switch {
-			case t.Due == nil:
-			case t.Due.Before(now):
-				g, id = &d.Overdue, "overdue"
-			case t.Due.Before(tomorrow):
-				g, id = &d.Today, "today"
-			default:
-				g, id = &d.Upcoming, "upcoming"
-			}
-			g.Count++
-			if len(g.Rows) >= tasksPerGroup && show != id {
-				g.More++
-				if g.ShowAll == "" {
-					q := r.URL.Query()
-					q.Del("lang")
-					q.Set("show", id)
-					g.ShowAll = "/tasks?" + q.Encode() + "#" + id
+			f.Assignee = ""
+			if !c.scope.All() {
+				if f.Assignees = c.scope.Users(); len(f.Assignees) == 0 {
+					return nil // a team of nobody
 				}
-				continue
 			}
-			g.Rows = append(g.Rows, taskRow{Task: t})
 		}
+		// Each group counted and its most urgent read, on the indexes of
+		// open tasks: a large team's open tasks are never read whole.
 		var ids []string
-		for _, g := range []*taskGroup{&d.Overdue, &d.Today, &d.Upcoming, &d.NoDue} {
-			for i := range g.Rows {
-				ids = append(ids, g.Rows[i].DealID)
-				rows = append(rows, &g.Rows[i])
+		for _, g := range []struct {
+			id    string
+			group *taskGroup
+			from  time.Time
+			to    time.Time
+			noDue bool
+		}{
+			{"overdue", &d.Overdue, time.Time{}, now, false},
+			{"today", &d.Today, now, tomorrow, false},
+			{"upcoming", &d.Upcoming, tomorrow, time.Time{}, false},
+			{"nodue", &d.NoDue, time.Time{}, time.Time{}, true},
+		} {
+			gf := f
+			gf.DueFrom, gf.DueBefore, gf.NoDue = g.from, g.to, g.noDue
+			n, err := tx.CountTasks(r.Context(), gf)
+			if err != nil {
+				return err
+			}
+			if show != g.id {
+				gf.Limit = tasksPerGroup
+			}
+			tasks, err := tx.Tasks(r.Context(), gf)
+			if err != nil {
+				return err
+			}
+			g.group.Count, g.group.More = n, max(0, n-len(tasks))
+			if g.group.More > 0 {
+				q := r.URL.Query()
+				q.Del("lang")
+				q.Set("show", g.id)
+				g.group.ShowAll = "/tasks?" + q.Encode() + "#" + g.id
+			}
+			for _, t := range tasks {
+				g.group.Rows = append(g.group.Rows, taskRow{Task: t})
+				ids = append(ids, t.DealID)
 			}
 		}
+		var err error
 		deals, err = dealRefs(r, tx, c, ids)
 		return err
 	})
@@ -98,8 +104,10 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.fail(w, r, err)
 		return
 	}
-	for _, row := range rows {
-		row.Deal = deals[row.DealID]
+	for _, g := range []*taskGroup{&d.Overdue, &d.Today, &d.Upcoming, &d.NoDue} {
+		for i := range g.Rows {
+			g.Rows[i].Deal = deals[g.Rows[i].DealID]
+		}
 	}
 	title := tr(c.lang, "tasks.title")
 	if d.Team {
