@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,6 +32,15 @@ type MemSample struct {
 	RSS, RSSAnon, RSSFile uint64
 	HeapInUse             uint64 // Go heap spans in use
 	HeapAlloc             uint64 // Go heap objects alive
+	// GoRuntime is what the Go runtime holds from the OS (heap, stacks,
+	// its own metadata; Sys less what it released): RSSAnon less it is
+	// mostly SQLite's (its page caches and allocations, outside the Go
+	// heap).
+	GoRuntime uint64
+	// Peak is the highest RSS so far (VmHWM): with the garbage the
+	// collector lets grow between cycles (GOGC, GOMEMLIMIT), which the
+	// other figures, taken after a collection, leave out.
+	Peak uint64
 }
 
 // SampleMemory collects garbage, returns freed memory to the OS and reads
@@ -38,14 +48,20 @@ type MemSample struct {
 func SampleMemory() MemSample {
 	runtime.GC()
 	debug.FreeOSMemory()
+	return readMemory()
+}
+
+// readMemory reads the process's memory as it is, without collecting.
+func readMemory() MemSample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	s := MemSample{HeapInUse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc}
+	s := MemSample{HeapInUse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc, GoRuntime: ms.Sys - ms.HeapReleased}
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return s
 	}
 	s.RSS, s.RSSAnon, s.RSSFile = statusBytes(status, "VmRSS:"), statusBytes(status, "RssAnon:"), statusBytes(status, "RssFile:")
+	s.Peak = statusBytes(status, "VmHWM:")
 	return s
 }
 
@@ -73,29 +89,41 @@ type MemoryReport struct {
 	// Start is the process before the store was filled; Cache after the
 	// events were ingested, with the Ingestor's cache of the deals and no
 	// engine (the baseline); Engine after the engine has read the whole
-	// log and holds the deals, their open findings and deadlines.
-	Start, Cache, Engine MemSample
-	Ingest, Evaluate     time.Duration
-	Stats                engine.LiveStats
+	// log and holds the deals, their open findings and deadlines. Read
+	// is the process as the engine's read left it, before the collection
+	// Engine's figures follow (its heap in use holds garbage too).
+	Start, Cache, Engine, Read MemSample
+	Ingest, Evaluate           time.Duration
+	Stats                      engine.LiveStats
 }
 
 // String prints the samples side by side with the target.
 func (r MemoryReport) String() string {
 	mib := func(b uint64) string { return fmt.Sprintf("%7.0f MiB", float64(b)/(1<<20)) }
 	line := func(what string, s MemSample) string {
-		return fmt.Sprintf("%-64s RSS %s (anon %s, file %s)   Go heap in use %s (live %s)\n",
-			what, mib(s.RSS), mib(s.RSSAnon), mib(s.RSSFile), mib(s.HeapInUse), mib(s.HeapAlloc))
+		return fmt.Sprintf("%-64s RSS %s (anon %s, file %s)   Go heap in use %s (live %s), Go runtime %s, anon outside it %s\n",
+			what, mib(s.RSS), mib(s.RSSAnon), mib(s.RSSFile), mib(s.HeapInUse), mib(s.HeapAlloc), mib(s.GoRuntime), mib(s.RSSAnon-min(s.RSSAnon, s.GoRuntime)))
 	}
 	return fmt.Sprintf("%d open deals, %d events: ingested in %.1fs (%.0f events/s, no HTTP), evaluated by the engine in %.1fs (%.0f events/s)\n",
 		r.Deals, r.Events, r.Ingest.Seconds(), float64(r.Events)/r.Ingest.Seconds(), r.Evaluate.Seconds(), float64(r.Events)/r.Evaluate.Seconds()) +
 		line("process, store open, nothing loaded", r.Start) +
 		line("baseline: the deals in the Ingestor's cache, engine not started", r.Cache) +
 		line("with the engine holding them", r.Engine) +
+		line("the same before a collection (as the engine's read left it)", r.Read) +
+		fmt.Sprintf("peak RSS (VmHWM) over the run %s; the Go runtime's soft memory limit %s\n", mib(r.Engine.Peak), memLimit()) +
 		fmt.Sprintf("engine: %d open findings, %d pending timers (deadlines); RSS %s (target < 1024 MiB with 1,000,000 deals and deadlines), engine's share %s\n",
 			r.Stats.OpenFindings, r.Stats.PendingTimers, mib(r.Engine.RSS), mib(r.Engine.RSS-min(r.Engine.RSS, r.Cache.RSS))) +
 		fmt.Sprintf("per open deal: RSS %.0f bytes (anon %.0f, file %.0f); Go heap live %.0f bytes (the Ingestor's cache %.0f, the engine %.0f)\n",
 			r.perDeal(r.Engine.RSS, r.Start.RSS), r.perDeal(r.Engine.RSSAnon, r.Start.RSSAnon), r.perDeal(r.Engine.RSSFile, r.Start.RSSFile),
 			r.perDeal(r.Engine.HeapAlloc, r.Start.HeapAlloc), r.perDeal(r.Cache.HeapAlloc, r.Start.HeapAlloc), r.perDeal(r.Engine.HeapAlloc, r.Cache.HeapAlloc))
+}
+
+// memLimit prints the runtime's soft memory limit (GOMEMLIMIT).
+func memLimit() string {
+	if l := debug.SetMemoryLimit(-1); l < math.MaxInt64 {
+		return fmt.Sprintf("%.0f MiB", float64(l)/(1<<20))
+	}
+	return "none (GOMEMLIMIT unset)"
 }
 
 // perDeal is what the process gained from one sample to another, per
@@ -189,6 +217,7 @@ func Memory(ctx context.Context, dir string, regs *regulations.Regulations, o Me
 	}
 	rep.Evaluate = time.Since(start)
 	rep.Stats = live.Stats()
+	rep.Read = readMemory()
 	rep.Engine = SampleMemory()
 	if o.HeapProfile != nil {
 		if err := pprof.Lookup("heap").WriteTo(o.HeapProfile, 0); err != nil {

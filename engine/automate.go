@@ -825,11 +825,10 @@ func (a *Automator) holds(at time.Time, f *firing, agg *Aggregate) bool {
 	d := agg.Deal
 	switch au.When {
 	case regulations.TriggerTaskOverdue:
-		// Among the open tasks, by the due time the list holds: the
-		// tasks themselves, spread over memory, are read only for the
-		// one due then (a search by id read one at each step).
+		// Among the open tasks, by their due times (a search by id
+		// compared ids at each step).
 		for _, ot := range agg.openTasks() {
-			if t := ot.t; ot.due.Equal(f.mark) && t.ID == f.task {
+			if t := ot.t; ot.due().Equal(f.mark) && t.ID == f.task {
 				return t.Due != nil && taskCounts(d, t) && !at.Before(*t.Due)
 			}
 		}

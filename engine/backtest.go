@@ -345,6 +345,12 @@ func (r *replay) share(e *funnelwatch.Event, a *Aggregate) {
 	}
 	switch e.Type {
 	case funnelwatch.EventDealCreated:
+		if d.ID == e.DealID {
+			// The event's deal id is the replay's key of the deal (and
+			// what its tasks, monitor and robot state name it by); the
+			// payload's copy of it need not stay.
+			d.ID = e.DealID
+		}
 		d.Pipeline, d.Stage = r.names.of(d.Pipeline), r.names.of(d.Stage)
 		d.Responsible, d.Source = r.names.of(d.Responsible), r.names.of(d.Source)
 	case funnelwatch.EventDealResponsibleChanged:

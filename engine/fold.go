@@ -180,12 +180,16 @@ func (a *Aggregate) markTask(id string) {
 	a.dirtyTasks[id] = true
 }
 
-// openTask is an open task and its due time (zero: none), read without
-// touching the task itself.
+// openTask is an open task. It was the task and a copy of its due time,
+// read without touching the task itself: 32 bytes a task where the
+// pointer is 8, for each deal the engine and the Ingestor hold, and the
+// replay no faster for the copy (docs/performance.md, session 5).
 type openTask struct {
-	t   *funnelwatch.Task
-	due time.Time
+	t *funnelwatch.Task
 }
+
+// due returns the task's due time (zero: none).
+func (ot openTask) due() time.Time { return dueOf(ot.t) }
 
 // openTasks returns the open tasks in id order. The slice is the
 // aggregate's own: callers must not keep or change it.
@@ -194,7 +198,7 @@ func (a *Aggregate) openTasks() []openTask {
 		a.open = a.open[:0]
 		for _, t := range a.Tasks {
 			if t.Open() {
-				a.open = append(a.open, openTask{t, dueOf(t)})
+				a.open = append(a.open, openTask{t})
 			}
 		}
 		a.openOK = true // in id order, as the tasks are
@@ -223,9 +227,9 @@ func (a *Aggregate) setOpen(t *funnelwatch.Task) {
 	i, found := a.findOpen(t.ID)
 	switch {
 	case t.Open() && found:
-		a.open[i] = openTask{t, dueOf(t)}
+		a.open[i] = openTask{t}
 	case t.Open():
-		a.open = slices.Insert(a.open, i, openTask{t, dueOf(t)})
+		a.open = slices.Insert(a.open, i, openTask{t})
 	case found:
 		a.open = slices.Delete(a.open, i, i+1)
 	}
@@ -373,11 +377,6 @@ func (a *Aggregate) Apply(f *funnelwatch.Funnel, e *funnelwatch.Event) {
 		due := *e.Due
 		t.Due = &due
 		t.Reschedules++
-		if a.openOK {
-			if i, found := a.findOpen(t.ID); found {
-				a.open[i].due = due
-			}
-		}
 		a.markTask(t.ID)
 	}
 }

@@ -626,9 +626,9 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 	x := &evaluation{now: now, a: a, ds: ds, sc: sc, held: m.epoch, due: due}
 	tasks := a.openTasks()
 	if due {
-		// Only a task falling due now: found by the due times alone.
+		// Only a task falling due now.
 		for _, ot := range tasks {
-			if t := ot.t; ot.due.Equal(now) && t.Due != nil && taskCounts(d, t) {
+			if t := ot.t; ot.due().Equal(now) && t.Due != nil && taskCounts(d, t) {
 				m.cond(x, sc.rule[kTaskOverdue], t, "", taskUser(t, d), *t.Due)
 			}
 		}
@@ -636,14 +636,12 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		counts := d.DeletedAt == nil && d.Open() // every task counts: none need be read
 		overdue := sc.rule[kTaskOverdue]
 		for _, ot := range tasks {
-			if counts && !ot.due.IsZero() {
-				// Read from the list alone (the tasks themselves are
-				// spread over memory): not yet due, only its check to
-				// schedule; overdue with its finding open, only to say
-				// it still holds.
-				if now.Before(ot.due) {
+			if counts && !ot.due().IsZero() {
+				// Not yet due, only its check to schedule; overdue
+				// with its finding open, only to say it still holds.
+				if now.Before(ot.due()) {
 					if overdue != nil {
-						m.scheduleDeal(ds, ot.due)
+						m.scheduleDeal(ds, ot.due())
 					}
 					continue
 				}

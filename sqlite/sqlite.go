@@ -17,13 +17,15 @@ import (
 
 // Page cache sizes, per connection (negative: KiB). A writer's cache
 // holds the pages a transaction changes and those read back from the WAL
-// (checkpointed every ~40 MiB, see wal_autocheckpoint); 64 MiB covers
-// both. A reader gets its pages through the memory map and needs little.
-// They were 256 MiB each: filled by the writers, they were half a GiB of
-// the server's memory with 200,000 open deals and earned no measurable
-// speed (docs/performance.md, "Open deals held in memory").
+// (checkpointed behind the writer every few seconds); the rest it reads
+// through the memory map. A reader gets its pages through the map and
+// needs little. They were 256 MiB each, then 64 MiB for the writers:
+// full within 20,000 deals, the write pool's caches were ~80 MiB of the
+// server's anon memory, and 16 MiB ingests as fast (bench ingest and
+// bench memory, alternated; docs/performance.md, "Open deals held in
+// memory").
 const (
-	writeCache = "cache_size(-65536)"
+	writeCache = "cache_size(-16384)"
 	readCache  = "cache_size(-16384)"
 )
 
