@@ -248,7 +248,8 @@ type TaskFilter struct {
 	Assignees []string
 	Open      *bool
 	// DueFrom and DueBefore keep the tasks due in [DueFrom, DueBefore)
-	// (either may be zero: no bound); NoDue the tasks without a due time.
+	// (either may be zero: no bound), listed by due time then id; NoDue
+	// the tasks without a due time, listed by assignee then id.
 	DueFrom, DueBefore time.Time
 	NoDue              bool
 	Offset             int

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -53,11 +55,12 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 		return nil, fmt.Errorf("tasks: filter by IDs or DealIDs, not both")
 	}
 	order := ` ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, id`
+	byDue := false // a group of the tasks page: see tasks_open_due
 	switch {
 	case f.NoDue:
-		order = ` ORDER BY id`
+		order, byDue = ` ORDER BY assignee, id`, true // in the order of tasks_open_nodue
 	case !f.DueFrom.IsZero() || !f.DueBefore.IsZero():
-		order = ` ORDER BY due, id` // in the order of tasks_open_due
+		order, byDue = ` ORDER BY due, id`, true // in the order of tasks_open_due
 	}
 	var out []*funnelwatch.Task
 	err := chunked(ids, func(part []string) error {
@@ -67,11 +70,28 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 			args = append(args, anys(part)...)
 		}
 		q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + strings.Join(where, " AND ") + order + limitClause(f.Offset, f.Limit)
+		if byDue {
+			// The ids chosen on the open tasks' index, the rows read for
+			// them alone.
+			// Put in order here: ordered in SQL, SQLite would walk an
+			// index in that order rather than look the ids up.
+			q = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = ? AND id IN (SELECT id FROM tasks WHERE ` +
+				strings.Join(where, " AND ") + order + limitClause(f.Offset, f.Limit) + `)`
+			args = append([]any{tx.ws}, args...)
+		}
 		rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
 		if err != nil {
 			return fmt.Errorf("tasks: %w", err)
 		}
 		tasks, err := scanTasks(rows)
+		if byDue {
+			slices.SortFunc(tasks, func(a, b *funnelwatch.Task) int {
+				if f.NoDue {
+					return cmp.Or(strings.Compare(a.Assignee, b.Assignee), strings.Compare(a.ID, b.ID))
+				}
+				return cmp.Or(a.Due.Compare(*b.Due), strings.Compare(a.ID, b.ID))
+			})
+		}
 		out = append(out, tasks...)
 		return err
 	})
