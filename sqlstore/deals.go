@@ -91,14 +91,10 @@ func (tx *Tx) Deals(ctx context.Context, f funnelwatch.DealFilter) ([]*funnelwat
 // dealWhere is the filter (and a chunk of its ids) as a WHERE condition
 // on deals d, and its arguments.
 func (tx *Tx) dealWhere(f funnelwatch.DealFilter, ids []string) (string, []any) {
-	where := []string{"workspace_id = ?"}
-	args := []any{tx.ws}
-	add := func(cond string, vs ...any) {
-		where = append(where, cond)
-		args = append(args, vs...)
-	}
+	c := tx.conds()
+	add := c.add
 	if ids != nil {
-		add("id IN "+placeholders(1, len(ids)), anys(ids)...)
+		c.in("id", ids)
 	}
 	if f.Pipeline != "" {
 		add("pipeline_id = ?", f.Pipeline)
@@ -110,7 +106,7 @@ func (tx *Tx) dealWhere(f funnelwatch.DealFilter, ids []string) (string, []any) 
 		add("responsible = ?", f.Responsible)
 	}
 	if len(f.Responsibles) > 0 {
-		add("responsible IN "+placeholders(1, len(f.Responsibles)), anys(f.Responsibles)...)
+		c.in("responsible", f.Responsibles)
 	}
 	switch f.Status {
 	case "":
@@ -127,7 +123,7 @@ func (tx *Tx) dealWhere(f funnelwatch.DealFilter, ids []string) (string, []any) 
 	if f.WithoutOpenTask {
 		add("NOT EXISTS (SELECT 1 FROM tasks t WHERE t.workspace_id = d.workspace_id AND t.deal_id = d.id AND t.completed_at IS NULL)")
 	}
-	return strings.Join(where, " AND "), args
+	return c.sql(), c.args
 }
 
 // DealCounts counts the deals of the filter per pipeline and stage.

@@ -85,12 +85,8 @@ func (tx *Tx) CountViolations(ctx context.Context, f funnelwatch.ViolationFilter
 
 // violationWhere is the filter as a WHERE condition and its arguments.
 func (tx *Tx) violationWhere(f funnelwatch.ViolationFilter) (string, []any) {
-	where := []string{"workspace_id = ?"}
-	args := []any{tx.ws}
-	add := func(cond string, vs ...any) {
-		where = append(where, cond)
-		args = append(args, vs...)
-	}
+	c := tx.conds()
+	add := c.add
 	if f.DealID != "" {
 		add("deal_id = ?", f.DealID)
 	}
@@ -98,7 +94,7 @@ func (tx *Tx) violationWhere(f funnelwatch.ViolationFilter) (string, []any) {
 		add("user_id = ?", f.User)
 	}
 	if len(f.Users) > 0 {
-		add("user_id IN "+placeholders(1, len(f.Users)), anys(f.Users)...)
+		c.in("user_id", f.Users)
 	}
 	if f.Rule != "" {
 		add("rule = ?", f.Rule)
@@ -136,7 +132,7 @@ func (tx *Tx) violationWhere(f funnelwatch.ViolationFilter) (string, []any) {
 		at := micros(f.OpenAt)
 		add("opened_at <= ? AND (resolved_at IS NULL OR resolved_at > ?)", at, at)
 	}
-	return strings.Join(where, " AND "), args
+	return c.sql(), c.args
 }
 
 func scanViolations(rows *sql.Rows) ([]*funnelwatch.Violation, error) {

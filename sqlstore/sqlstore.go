@@ -317,3 +317,27 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// conds builds a WHERE condition: conditions joined by AND, the
+// workspace's first, and their arguments in order.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// conds starts a WHERE condition with the transaction's workspace.
+func (tx *Tx) conds() *conds {
+	return &conds{where: []string{"workspace_id = ?"}, args: []any{tx.ws}}
+}
+
+func (c *conds) add(cond string, vs ...any) {
+	c.where = append(c.where, cond)
+	c.args = append(c.args, vs...)
+}
+
+// in adds "col IN (…)" over the values.
+func (c *conds) in(col string, vs []string) {
+	c.add(col+" IN "+placeholders(1, len(vs)), anys(vs)...)
+}
+
+func (c *conds) sql() string { return strings.Join(c.where, " AND ") }

@@ -64,19 +64,19 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 	}
 	var out []*funnelwatch.Task
 	err := chunked(ids, func(part []string) error {
-		where, args := tx.taskWhere(f)
+		c := tx.taskWhere(f)
 		if part != nil {
-			where = append(where, col+" IN "+placeholders(1, len(part)))
-			args = append(args, anys(part)...)
+			c.in(col, part)
 		}
-		q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + strings.Join(where, " AND ") + order + limitClause(f.Offset, f.Limit)
+		where, args := c.sql(), c.args
+		q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + where + order + limitClause(f.Offset, f.Limit)
 		if byDue {
 			// The ids chosen on the open tasks' index, the rows read for
 			// them alone.
 			// Put in order here: ordered in SQL, SQLite would walk an
 			// index in that order rather than look the ids up.
 			q = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = ? AND id IN (SELECT id FROM tasks WHERE ` +
-				strings.Join(where, " AND ") + order + limitClause(f.Offset, f.Limit) + `)`
+				where + order + limitClause(f.Offset, f.Limit) + `)`
 			args = append([]any{tx.ws}, args...)
 		}
 		rows, err := tx.run.QueryContext(ctx, tx.s.q(q), args...)
@@ -100,25 +100,20 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 
 // CountTasks counts the tasks of the filter.
 func (tx *Tx) CountTasks(ctx context.Context, f funnelwatch.TaskFilter) (int, error) {
-	where, args := tx.taskWhere(f)
+	c := tx.taskWhere(f)
 	var n int
-	if err := tx.run.QueryRowContext(ctx, tx.s.q(`SELECT COUNT(*) FROM tasks WHERE `+strings.Join(where, " AND ")), args...).Scan(&n); err != nil {
+	if err := tx.run.QueryRowContext(ctx, tx.s.q(`SELECT COUNT(*) FROM tasks WHERE `+c.sql()), c.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count tasks: %w", err)
 	}
 	return n, nil
 }
 
-// taskWhere is the filter, its ids aside, as WHERE conditions and their
-// arguments. The conditions of the partial indexes of open tasks are
+// taskWhere is the filter, its ids aside, as a WHERE condition. The conditions of the partial indexes of open tasks are
 // written as they are (SQLite uses a partial index only when the query's
 // condition implies the index's).
-func (tx *Tx) taskWhere(f funnelwatch.TaskFilter) ([]string, []any) {
-	where := []string{"workspace_id = ?"}
-	args := []any{tx.ws}
-	add := func(cond string, vs ...any) {
-		where = append(where, cond)
-		args = append(args, vs...)
-	}
+func (tx *Tx) taskWhere(f funnelwatch.TaskFilter) *conds {
+	c := tx.conds()
+	add := c.add
 	if f.DealID != "" {
 		add("deal_id = ?", f.DealID)
 	}
@@ -126,7 +121,7 @@ func (tx *Tx) taskWhere(f funnelwatch.TaskFilter) ([]string, []any) {
 		add("assignee = ?", f.Assignee)
 	}
 	if len(f.Assignees) > 0 {
-		add("assignee IN "+placeholders(1, len(f.Assignees)), anys(f.Assignees)...)
+		c.in("assignee", f.Assignees)
 	}
 	if f.Open != nil {
 		if *f.Open {
@@ -147,7 +142,7 @@ func (tx *Tx) taskWhere(f funnelwatch.TaskFilter) ([]string, []any) {
 	if !f.DueBefore.IsZero() {
 		add("due < ?", micros(f.DueBefore))
 	}
-	return where, args
+	return c
 }
 
 func scanTasks(rows *sql.Rows) ([]*funnelwatch.Task, error) {
