@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -231,29 +233,79 @@ func (tx *Tx) Events(ctx context.Context, f funnelwatch.EventFilter) ([]funnelwa
 		return nil, fmt.Errorf("events: %w", err)
 	}
 	defer rows.Close()
-	var out []funnelwatch.Event
+	var stored []storedEvent
 	for rows.Next() {
-		var seq, received int64
-		var dealID, payload string
-		if err := rows.Scan(&seq, &received, &dealID, &payload); err != nil {
+		var r storedEvent
+		if err := rows.Scan(&r.seq, &r.received, &r.dealID, &r.payload); err != nil {
 			return nil, err
 		}
-		// The payload is the event as it came (or as the engine made
-		// it): decoded as ingest decodes it, so defaults (a call's
-		// started_at and answered) are the same.
-		e, err := funnelwatch.DecodeEvent([]byte(payload))
-		if err != nil {
-			return nil, fmt.Errorf("decode stored event %d: %w", seq, err)
-		}
-		if e.DealID == "" {
-			// The deal a task event or a call was resolved to at ingest.
-			e.DealID = dealID
-		}
-		e.Seq = seq
-		e.ReceivedAt = fromMicros(received)
-		out = append(out, e)
+		stored = append(stored, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return decodeStored(stored)
+}
+
+// storedEvent is a row of the log as read, before its payload is decoded.
+type storedEvent struct {
+	seq, received int64
+	dealID        string
+	payload       []byte
+}
+
+// decodeStored decodes the rows read, in order. Decoding the JSON is most
+// of reading the log (the engine's catch-up at start, a backtest of the
+// log): a long read is decoded on every core, in as many runs of rows.
+// Of rows that fail, the first in order is the error.
+func decodeStored(rows []storedEvent) ([]funnelwatch.Event, error) {
+	out := make([]funnelwatch.Event, len(rows))
+	workers := runtime.GOMAXPROCS(0)
+	if len(rows) < 512 {
+		workers = 1
+	}
+	run := (len(rows) + workers - 1) / max(workers, 1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*run, min((w+1)*run, len(rows))
+		if lo >= hi {
+			break
+		}
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				if err := rows[i].decode(&out[i]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decode decodes the row's payload into e. The payload is the event as
+// it came (or as the engine made it): decoded as ingest decodes it, so
+// defaults (a call's started_at and answered) are the same.
+func (r *storedEvent) decode(e *funnelwatch.Event) error {
+	d, err := funnelwatch.DecodeEvent(r.payload)
+	if err != nil {
+		return fmt.Errorf("decode stored event %d: %w", r.seq, err)
+	}
+	if d.DealID == "" {
+		// The deal a task event or a call was resolved to at ingest.
+		d.DealID = r.dealID
+	}
+	d.Seq = r.seq
+	d.ReceivedAt = fromMicros(r.received)
+	*e = d
+	return nil
 }
 
 // EventCount returns the workspace's count of events, kept by the

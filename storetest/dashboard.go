@@ -372,3 +372,54 @@ func testOpenTaskGroups(t *testing.T, open Opener) {
 		return nil
 	})
 }
+
+// testLongRead reads a log long enough to be decoded on several cores:
+// every event comes back once, in the order asked for, with its seq, its
+// deal and its payload.
+func testLongRead(t *testing.T, open Opener) {
+	s := open(t)
+	ws := workspace(t, s)
+	ctx := context.Background()
+	const n = 3000
+	var evs []*funnelwatch.Event
+	for i := range n {
+		// Event time runs backwards in blocks of ten, so the two orders
+		// differ.
+		evs = append(evs, &funnelwatch.Event{ID: fmt.Sprintf("e%04d", i), Type: funnelwatch.EventNoteAdded, At: at(1000 - i/10),
+			DealID: fmt.Sprintf("D%d", i%7), Note: &funnelwatch.NotePayload{ID: fmt.Sprintf("N%d", i), DealID: fmt.Sprintf("D%d", i%7), Text: fmt.Sprint("заметка ", i)}})
+	}
+	update(t, s, ws, func(tx funnelwatch.Tx) error {
+		_, err := tx.InsertEvents(ctx, evs)
+		return err
+	})
+	view(t, s, ws, func(tx funnelwatch.ReadTx) error {
+		bySeq, err := tx.Events(ctx, funnelwatch.EventFilter{BySeq: true})
+		if err != nil {
+			return err
+		}
+		if len(bySeq) != n {
+			t.Fatalf("%d events read, want %d", len(bySeq), n)
+		}
+		for i, e := range bySeq {
+			want := evs[i]
+			if e.ID != want.ID || e.DealID != want.DealID || e.Note == nil || e.Note.Text != want.Note.Text || !e.At.Equal(want.At) ||
+				(i > 0 && e.Seq <= bySeq[i-1].Seq) {
+				t.Fatalf("event %d by seq: %s %s %v (seq %d), want %s %s %v", i, e.ID, e.DealID, e.At, e.Seq, want.ID, want.DealID, want.At)
+			}
+		}
+		byTime, err := tx.Events(ctx, funnelwatch.EventFilter{})
+		if err != nil {
+			return err
+		}
+		for i := 1; i < len(byTime); i++ {
+			a, b := byTime[i-1], byTime[i]
+			if a.At.After(b.At) || (a.At.Equal(b.At) && a.Seq >= b.Seq) {
+				t.Fatalf("by time, %s (%v, %d) before %s (%v, %d)", a.ID, a.At, a.Seq, b.ID, b.At, b.Seq)
+			}
+		}
+		if len(byTime) != n || byTime[0].ID != "e2990" || byTime[n-1].ID != "e0009" {
+			t.Fatalf("by time: %d events from %s to %s, want %d from e2990 to e0009", len(byTime), byTime[0].ID, byTime[len(byTime)-1].ID, n)
+		}
+		return nil
+	})
+}

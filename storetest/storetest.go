@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Board", func(t *testing.T) { testBoard(t, open) })
 	t.Run("OpenTaskGroups", func(t *testing.T) { testOpenTaskGroups(t, open) })
 	t.Run("EventCount", func(t *testing.T) { testEventCount(t, open) })
+	t.Run("LongRead", func(t *testing.T) { testLongRead(t, open) })
 	t.Run("StageVisits", func(t *testing.T) { testStageVisits(t, open) })
 	t.Run("ClosedDeals", func(t *testing.T) { testClosedDeals(t, open) })
 	t.Run("CallStats", func(t *testing.T) { testCallStats(t, open) })
