@@ -31,14 +31,8 @@ func (tx scopedTx) violations(f funnelwatch.ViolationFilter) (funnelwatch.Violat
 	if f.User != "" {
 		return f, tx.scope.Sees(f.User)
 	}
-	var users []string
-	for _, u := range orAll(f.Users, tx.scope.Users()) {
-		if tx.scope.Sees(u) {
-			users = append(users, u)
-		}
-	}
-	f.Users = users
-	return f, len(users) > 0
+	f.Users = tx.users(f.Users)
+	return f, len(f.Users) > 0
 }
 
 // orAll is the asked users, or the scope's when none were asked.
@@ -110,6 +104,35 @@ func (tx scopedTx) deals(f funnelwatch.DealFilter) (funnelwatch.DealFilter, bool
 	}
 	f.Responsibles = tx.users(f.Responsibles)
 	return f, len(f.Responsibles) > 0
+}
+
+// Tasks lists the tasks of the filter whose assignee is in the scope.
+func (tx scopedTx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwatch.Task, error) {
+	f, ok := tx.tasks(f)
+	if !ok {
+		return nil, nil
+	}
+	return tx.ReadTx.Tasks(ctx, f)
+}
+
+// CountTasks counts the tasks of the filter whose assignee is in the
+// scope.
+func (tx scopedTx) CountTasks(ctx context.Context, f funnelwatch.TaskFilter) (int, error) {
+	f, ok := tx.tasks(f)
+	if !ok {
+		return 0, nil
+	}
+	return tx.ReadTx.CountTasks(ctx, f)
+}
+
+// tasks narrows a tasks filter to the scope; false when it selects
+// nobody the scope sees.
+func (tx scopedTx) tasks(f funnelwatch.TaskFilter) (funnelwatch.TaskFilter, bool) {
+	if f.Assignee != "" {
+		return f, tx.scope.Sees(f.Assignee)
+	}
+	f.Assignees = tx.users(f.Assignees)
+	return f, len(f.Assignees) > 0
 }
 
 // ViolationGroups counts the findings of the filter within the scope.

@@ -49,13 +49,9 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		open := true
 		f := funnelwatch.TaskFilter{Open: &open, Assignee: c.user.ID}
 		if d.Team {
-			f.Assignee = ""
-			if !c.scope.All() {
-				if f.Assignees = c.scope.Users(); len(f.Assignees) == 0 {
-					return nil // a team of nobody
-				}
-			}
+			f.Assignee = "" // the scope's: stx narrows it
 		}
+		stx := scoped(tx, c.scope)
 		// Each group counted and its most urgent read, on the indexes of
 		// open tasks: a large team's open tasks are never read whole.
 		var ids []string
@@ -73,14 +69,14 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		} {
 			gf := f
 			gf.DueFrom, gf.DueBefore, gf.NoDue = g.from, g.to, g.noDue
-			n, err := tx.CountTasks(r.Context(), gf)
+			n, err := stx.CountTasks(r.Context(), gf)
 			if err != nil {
 				return err
 			}
 			if show != g.id {
 				gf.Limit = tasksPerGroup
 			}
-			tasks, err := tx.Tasks(r.Context(), gf)
+			tasks, err := stx.Tasks(r.Context(), gf)
 			if err != nil {
 				return err
 			}
