@@ -54,13 +54,20 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 	if len(f.IDs) > 0 && len(f.DealIDs) > 0 {
 		return nil, fmt.Errorf("tasks: filter by IDs or DealIDs, not both")
 	}
+	// A group of the tasks page (no due time, or a due range) is chosen
+	// on an index of open tasks in its order, and put in the same order
+	// here (see below).
 	order := ` ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, id`
-	byDue := false // a group of the tasks page: see tasks_open_due
+	var sortBy func(a, b *funnelwatch.Task) int
 	switch {
 	case f.NoDue:
-		order, byDue = ` ORDER BY assignee, id`, true // in the order of tasks_open_nodue
+		order = ` ORDER BY assignee, id` // tasks_open_nodue's
+		sortBy = func(a, b *funnelwatch.Task) int {
+			return cmp.Or(strings.Compare(a.Assignee, b.Assignee), strings.Compare(a.ID, b.ID))
+		}
 	case !f.DueFrom.IsZero() || !f.DueBefore.IsZero():
-		order, byDue = ` ORDER BY due, id`, true // in the order of tasks_open_due
+		order = ` ORDER BY due, id` // tasks_open_due's
+		sortBy = func(a, b *funnelwatch.Task) int { return cmp.Or(a.Due.Compare(*b.Due), strings.Compare(a.ID, b.ID)) }
 	}
 	var out []*funnelwatch.Task
 	err := chunked(ids, func(part []string) error {
@@ -70,11 +77,11 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 		}
 		where, args := c.sql(), c.args
 		q := `SELECT ` + taskColumns + ` FROM tasks WHERE ` + where + order + limitClause(f.Offset, f.Limit)
-		if byDue {
+		if sortBy != nil {
 			// The ids chosen on the open tasks' index, the rows read for
-			// them alone.
-			// Put in order here: ordered in SQL, SQLite would walk an
-			// index in that order rather than look the ids up.
+			// them alone, and put in order here: ordered in SQL, SQLite
+			// would walk an index in that order rather than look the ids
+			// up.
 			q = `SELECT ` + taskColumns + ` FROM tasks WHERE workspace_id = ? AND id IN (SELECT id FROM tasks WHERE ` +
 				where + order + limitClause(f.Offset, f.Limit) + `)`
 			args = append([]any{tx.ws}, args...)
@@ -84,13 +91,8 @@ func (tx *Tx) Tasks(ctx context.Context, f funnelwatch.TaskFilter) ([]*funnelwat
 			return fmt.Errorf("tasks: %w", err)
 		}
 		tasks, err := scanTasks(rows)
-		if byDue {
-			slices.SortFunc(tasks, func(a, b *funnelwatch.Task) int {
-				if f.NoDue {
-					return cmp.Or(strings.Compare(a.Assignee, b.Assignee), strings.Compare(a.ID, b.ID))
-				}
-				return cmp.Or(a.Due.Compare(*b.Due), strings.Compare(a.ID, b.ID))
-			})
+		if sortBy != nil {
+			slices.SortFunc(tasks, sortBy)
 		}
 		out = append(out, tasks...)
 		return err
