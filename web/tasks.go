@@ -82,10 +82,7 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			}
 			g.group.Count, g.group.More = n, max(0, n-len(tasks))
 			if g.group.More > 0 {
-				q := r.URL.Query()
-				q.Del("lang")
-				q.Set("show", g.id)
-				g.group.ShowAll = "/tasks?" + q.Encode() + "#" + g.id
+				g.group.ShowAll = withParam(r, "show", g.id) + "#" + g.id
 			}
 			for _, t := range tasks {
 				g.group.Rows = append(g.group.Rows, taskRow{Task: t})

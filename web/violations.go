@@ -143,12 +143,7 @@ func (s *Server) violationsPage(w http.ResponseWriter, r *http.Request, c *reqCt
 	for _, v := range found {
 		d.Items = append(d.Items, violationLine{Violation: v, RuleName: s.ruleName(v.Rule), Deal: deals[v.DealID], Evidence: s.evidence(v.Evidence)})
 	}
-	pageURL := func(p int) string {
-		q := r.URL.Query()
-		q.Del("lang")
-		q.Set("page", strconv.Itoa(p))
-		return "/violations?" + q.Encode()
-	}
+	pageURL := func(p int) string { return withParam(r, "page", strconv.Itoa(p)) }
 	if d.Page > 1 {
 		d.Prev = pageURL(d.Page - 1)
 	}
@@ -230,4 +225,14 @@ func (s *Server) evidence(raw json.RawMessage) []option {
 		out = append(out, option{fmt.Sprint(k), val})
 	}
 	return out
+}
+
+// withParam is the link to the requested page with one query parameter
+// set and the others kept, the language aside (it is the user's, kept
+// in a cookie).
+func withParam(r *http.Request, key, value string) string {
+	q := r.URL.Query()
+	q.Del("lang")
+	q.Set(key, value)
+	return r.URL.Path + "?" + q.Encode()
 }
