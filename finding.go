@@ -175,6 +175,17 @@ type EngineState struct {
 	ObserveUntil time.Time
 }
 
+// EngineSnapshot is the rules engine's state at a point of the log: its
+// deals, what the rules and robots keep of them, and their timers, as the
+// engine encodes them. The engine reads it only when Format and Digest
+// are those it would write (its layout, the regulations in force).
+type EngineSnapshot struct {
+	Seq    int64  // the log's seq the state reflects
+	Format string // the engine's layout of Data
+	Digest string // the regulations the state was made under
+	Data   []byte
+}
+
 // ActiveDeals counts the deals open at some moment of a period, in all
 // and per responsible.
 type ActiveDeals struct {

@@ -97,6 +97,9 @@ type ReadTx interface {
 	Action(ctx context.Context, key string) (*ActionRecord, error)
 	// EngineState returns the engine's checkpoint (zero when none).
 	EngineState(ctx context.Context) (EngineState, error)
+	// EngineSnapshot returns the engine's last stored snapshot (a zero
+	// Seq and no Data when none).
+	EngineSnapshot(ctx context.Context) (EngineSnapshot, error)
 	// Notices lists notices by the filter, ordered by time, then action
 	// key and target.
 	Notices(ctx context.Context, f NoticeFilter) ([]*Notice, error)
@@ -192,6 +195,8 @@ type Tx interface {
 	UpdateAction(ctx context.Context, a *ActionRecord) error
 	// SetEngineState records the engine's checkpoint.
 	SetEngineState(ctx context.Context, s EngineState) error
+	// SetEngineSnapshot replaces the engine's stored snapshot.
+	SetEngineSnapshot(ctx context.Context, s EngineSnapshot) error
 	// SaveNotices inserts notices or replaces the stored ones of the same
 	// action and target.
 	SaveNotices(ctx context.Context, ns ...*Notice) error

@@ -56,6 +56,19 @@ func TestBenchMemoryHoldsDeadlines(t *testing.T) {
 	}
 }
 
+// The restart benchmark's second engine resumes from the snapshot the
+// first stored at its stop, with the same timers (Restart checks that
+// itself, and fails otherwise).
+func TestBenchRestartResumesFromTheSnapshot(t *testing.T) {
+	rep, err := bench.Restart(context.Background(), t.TempDir(), benchRegulations(t), 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ResumedStats.Restored != int64(rep.Events) || rep.SnapshotBytes == 0 || rep.FullStats.PendingTimers != 5*2000 {
+		t.Errorf("resumed at seq %d of %d events; snapshot %d bytes; %d timers", rep.ResumedStats.Restored, rep.Events, rep.SnapshotBytes, rep.FullStats.PendingTimers)
+	}
+}
+
 func TestQuantile(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	var d []time.Duration

@@ -177,23 +177,10 @@ func Memory(ctx context.Context, dir string, regs *regulations.Regulations, o Me
 	rep.Start = SampleMemory()
 
 	start := time.Now()
-	var last time.Time
-	for from := 0; from < n; from += memoryBatch {
-		batch := make([]funnelwatch.Event, 0, 3*memoryBatch)
-		for i := from; i < min(from+memoryBatch, n); i++ {
-			batch = append(batch, openDeal(i)...)
-		}
-		last = batch[len(batch)-1].At
-		res, err := in.Ingest(ctx, batch)
-		if err != nil {
-			return rep, err
-		}
-		for i, r := range res.Reasons {
-			if r != "" {
-				return rep, fmt.Errorf("bench event %s rejected: %s", batch[i].ID, r)
-			}
-		}
-		rep.Events += len(batch)
+	last, events, err := loadOpenDeals(ctx, in, n)
+	rep.Events = events
+	if err != nil {
+		return rep, err
 	}
 	stopFlush()
 	if err := <-flushed; err != nil {
@@ -227,6 +214,29 @@ func Memory(ctx context.Context, dir string, regs *regulations.Regulations, o Me
 	runtime.KeepAlive(live)
 	runtime.KeepAlive(in)
 	return rep, nil
+}
+
+// loadOpenDeals ingests n open deals (openDeal) in batches, and returns
+// the time of the last event and how many there were.
+func loadOpenDeals(ctx context.Context, in *engine.Ingestor, n int) (last time.Time, events int, err error) {
+	for from := 0; from < n; from += memoryBatch {
+		batch := make([]funnelwatch.Event, 0, 3*memoryBatch)
+		for i := from; i < min(from+memoryBatch, n); i++ {
+			batch = append(batch, openDeal(i)...)
+		}
+		last = batch[len(batch)-1].At
+		res, err := in.Ingest(ctx, batch)
+		if err != nil {
+			return last, events, err
+		}
+		for i, r := range res.Reasons {
+			if r != "" {
+				return last, events, fmt.Errorf("bench event %s rejected: %s", batch[i].ID, r)
+			}
+		}
+		events += len(batch)
+	}
+	return last, events, nil
 }
 
 // openDeal returns the events of the i-th open deal of the memory

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -62,6 +63,12 @@ type Live struct {
 	// OnFindings, when set, is called after each write with the findings
 	// it stored, opened or resolved (benchmarks measure latency with it).
 	OnFindings func([]*funnelwatch.Violation)
+	// SnapshotEvery is the fewest events the engine evaluates between two
+	// snapshots of its state (default 20,000); it also waits for as many
+	// events as it holds deals, so that writing them costs a bounded
+	// amount per event. Negative: no snapshot is written or read, and a
+	// start reads the whole log.
+	SnapshotEvery int
 
 	mu       sync.Mutex
 	r        *replay
@@ -76,6 +83,11 @@ type Live struct {
 	wake     chan struct{}
 	wakeOnce sync.Once
 	stats    LiveStats
+	// The regulations' digest ("" when snapshots are off), and the events
+	// evaluated since the last snapshot was written or read.
+	digest    string
+	sinceSnap int64
+	forceSnap bool // the next write stores a snapshot if anything changed
 
 	// The batches the Ingestor committed, as the log holds them, not yet
 	// taken (see take); guarded by hmu, not mu: the Ingestor hands them
@@ -96,6 +108,8 @@ type LiveStats struct {
 	Actions       int64 // actions decided since start
 	Written       int64 // write transactions
 	Handed        int64 // of Events, those taken as the Ingestor committed them, not read back from the log
+	Restored      int64 // the seq of the snapshot the engine started from (0: it read the whole log)
+	Snapshots     int64 // snapshots written since start
 }
 
 // outputs are what waits to be written.
@@ -164,7 +178,15 @@ func (l *Live) Stats() LiveStats {
 // replay no longer finds once it has caught up).
 func (l *Live) start(ctx context.Context) error {
 	var st funnelwatch.EngineState
+	var snap funnelwatch.EngineSnapshot
 	var open []*funnelwatch.Violation
+	if l.SnapshotEvery >= 0 && l.digest == "" {
+		var err error
+		if l.digest, err = RegulationsDigest(l.Regs); err != nil {
+			l.logger().Warn("engine snapshots off", "err", err)
+			l.SnapshotEvery = -1
+		}
+	}
 	t := true
 	err := l.Store.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) error {
 		var err error
@@ -176,6 +198,21 @@ func (l *Live) start(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if l.SnapshotEvery >= 0 {
+		// Read as the log is, where it is read without mapping the
+		// database into the process's memory.
+		from := l.Store
+		if l.Log != nil {
+			from = l.Log
+		}
+		err := from.View(ctx, l.Workspace, func(tx funnelwatch.ReadTx) (err error) {
+			snap, err = tx.EngineSnapshot(ctx)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if l.ObserveUntil.IsZero() {
 		l.ObserveUntil = st.ObserveUntil
@@ -189,19 +226,54 @@ func (l *Live) start(ctx context.Context) error {
 	// at ingest), and the events of actions name theirs, so nothing is
 	// placed by its task or its phone here — and a map of every task and
 	// of every contact was ~100 bytes a deal.
+	l.r = l.newReplay()
+	l.out.violations = map[string]*funnelwatch.Violation{}
+	if snap.Seq > 0 {
+		l.resume(snap, st)
+	}
+	l.started = true
+	if l.Ingestor != nil && l.Ingestor.Workspace == l.Workspace {
+		l.Ingestor.handTo(l.hand)
+	}
+	return nil
+}
+
+// newReplay returns the engine's replay of the log, empty.
+func (l *Live) newReplay() *replay {
 	r := &replay{regs: l.Regs, mode: Simulate, aggs: map[string]*Aggregate{},
 		monitor: NewMonitor(l.Regs), auto: NewAutomator(l.Regs), res: &BacktestResult{},
 		observeUntil: l.ObserveUntil, echo: map[string]bool{}, seen: map[string]bool{}}
 	r.monitor.Forget()
 	r.auto.Forget()
 	r.onAction = l.onAction
-	l.r = r
-	l.out.violations = map[string]*funnelwatch.Violation{}
-	l.started = true
-	if l.Ingestor != nil && l.Ingestor.Workspace == l.Workspace {
-		l.Ingestor.handTo(l.hand)
+	return r
+}
+
+// resume takes the engine's state from the stored snapshot, when it is of
+// this layout and these regulations and not past the checkpoint;
+// otherwise (and when it cannot be read) the engine reads the whole log.
+func (l *Live) resume(snap funnelwatch.EngineSnapshot, st funnelwatch.EngineState) {
+	why := ""
+	switch {
+	case snap.Format != snapshotFormat:
+		why = "another layout: " + snap.Format
+	case snap.Digest != l.digest:
+		why = "other regulations"
+	case snap.Seq > st.Seq:
+		why = "past the checkpoint"
 	}
-	return nil
+	if why == "" {
+		err := l.restore(snap.Data)
+		if err == nil {
+			l.stats.Restored = snap.Seq
+			l.logger().Info("rules engine resumed from its snapshot", "seq", snap.Seq, "bytes", len(snap.Data))
+			return
+		}
+		why = err.Error()
+		l.r = l.newReplay()
+		l.seq, l.clock, l.cron = 0, time.Time{}, false
+	}
+	l.logger().Info("rules engine snapshot not used: reading the whole log", "seq", snap.Seq, "reason", why)
 }
 
 // hand keeps a batch the Ingestor committed, for the next Step to take.
@@ -330,6 +402,7 @@ func (l *Live) feed(ctx context.Context, e *funnelwatch.Event) error {
 		r.seen[key] = true
 	}
 	l.stats.Events++
+	l.sinceSnap++
 	if !l.cron {
 		r.auto.Start(e.At)
 		l.cron = true
@@ -479,6 +552,16 @@ func (l *Live) reconcile() {
 			open[violationID(v)] = true
 		}
 	}
+	// The findings of the deals' states: after a full read of the log
+	// they were all opened again, and wait in l.out; an engine resumed
+	// from its snapshot holds them open from before.
+	for _, a := range l.r.aggs {
+		if a.mon != nil {
+			for _, o := range a.mon.openList() {
+				open[violationID(o.v)] = true
+			}
+		}
+	}
 	ids := make([]string, 0, len(l.stored))
 	for id := range l.stored {
 		ids = append(ids, id)
@@ -504,8 +587,19 @@ func (l *Live) reconcile() {
 // the next Step.
 func (l *Live) write(ctx context.Context) error {
 	st := funnelwatch.EngineState{Seq: l.seq, Clock: l.clock, ObserveUntil: l.ObserveUntil}
-	if l.out.empty() && st == l.state {
+	if l.out.empty() && st == l.state && !(l.forceSnap && l.sinceSnap > 0) {
 		return nil
+	}
+	var snap *funnelwatch.EngineSnapshot
+	if l.snapshotDue() {
+		data, err := l.snapshot()
+		switch {
+		case errors.Is(err, errNotAtRest):
+		case err != nil:
+			l.logger().Warn("rules engine snapshot", "err", err)
+		default:
+			snap = &funnelwatch.EngineSnapshot{Seq: l.seq, Format: snapshotFormat, Digest: l.digest, Data: data}
+		}
 	}
 	vs := make([]*funnelwatch.Violation, 0, len(l.out.violations))
 	for _, v := range l.out.violations {
@@ -526,6 +620,11 @@ func (l *Live) write(ctx context.Context) error {
 		if _, err := tx.InsertActions(ctx, acts...); err != nil {
 			return err
 		}
+		if snap != nil {
+			if err := tx.SetEngineSnapshot(ctx, *snap); err != nil {
+				return err
+			}
+		}
 		return tx.SetEngineState(ctx, st)
 	})
 	if err != nil {
@@ -534,6 +633,10 @@ func (l *Live) write(ctx context.Context) error {
 	l.state = st
 	l.out = outputs{violations: map[string]*funnelwatch.Violation{}}
 	l.stats.Written++
+	if snap != nil {
+		l.sinceSnap, l.forceSnap = 0, false
+		l.stats.Snapshots++
+	}
 	if l.OnWrite != nil && len(acts) > 0 {
 		l.OnWrite()
 	}
@@ -541,6 +644,32 @@ func (l *Live) write(ctx context.Context) error {
 		l.OnFindings(vs)
 	}
 	return nil
+}
+
+// snapshotDue reports whether the next write stores a snapshot.
+func (l *Live) snapshotDue() bool {
+	if l.SnapshotEvery < 0 || l.sinceSnap == 0 {
+		return false
+	}
+	if l.forceSnap {
+		return true
+	}
+	every := int64(l.SnapshotEvery)
+	if every == 0 {
+		every = 20000
+	}
+	return l.sinceSnap >= max(every, int64(len(l.r.aggs)))
+}
+
+// StepAndSnapshot is Step, and stores a snapshot of the engine's state
+// with its checkpoint if it evaluated anything since the last one, so
+// that the next start reads only the log after it. A graceful shutdown
+// calls it.
+func (l *Live) StepAndSnapshot(ctx context.Context) error {
+	l.mu.Lock()
+	l.forceSnap = true
+	l.mu.Unlock()
+	return l.Step(ctx)
 }
 
 // NextDue returns when the engine next has something to check.

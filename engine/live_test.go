@@ -36,6 +36,11 @@ type liveRig struct {
 	in    *engine.Ingestor
 	live  *engine.Live
 	clock *clock
+	// restart: before every step the engine is stopped as a server
+	// stops (its last step stores a snapshot) and a new one started on
+	// the store, which must resume from that snapshot.
+	restart  bool
+	restarts int
 }
 
 type sqliteStore = funnelwatch.Store
@@ -78,7 +83,28 @@ func (r *liveRig) ingest(t *testing.T, events []funnelwatch.Event) {
 
 func (r *liveRig) step(t *testing.T) {
 	t.Helper()
-	if err := r.live.Step(context.Background()); err != nil {
+	ctx := context.Background()
+	if r.restart {
+		if err := r.live.StepAndSnapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.in.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		old := r.live
+		r.in = &engine.Ingestor{Store: *r.store, Workspace: r.ws, Funnel: &r.regs.Funnel}
+		r.live = &engine.Live{Store: *r.store, Workspace: r.ws, Regs: r.regs, Ingestor: r.in, Now: r.clock.Now,
+			ObserveUntil: old.ObserveUntil, SnapshotEvery: 1}
+		if err := r.live.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if old.Stats().Snapshots > 0 && r.live.Stats().Restored == 0 {
+			t.Fatal("the engine restarted without its snapshot")
+		}
+		r.restarts++
+		return
+	}
+	if err := r.live.Step(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -173,6 +199,16 @@ func TestLiveMatchesTheScenarios(t *testing.T) {
 		pg := postgresStore(t)
 		liveScenarios(t, func(t *testing.T, regs *regulations.Regulations, now time.Time, name string) *liveRig {
 			return newLiveRigOn(t, pg, name, regs, now)
+		})
+	})
+	// The same stories with the server restarted at every moment: the
+	// timers, the open findings and what the robots did come back from
+	// the engine's snapshot, not from a read of the whole log.
+	t.Run("restarted", func(t *testing.T) {
+		liveScenarios(t, func(t *testing.T, regs *regulations.Regulations, now time.Time, _ string) *liveRig {
+			r := newLiveRig(t, regs, filepath.Join(t.TempDir(), "fw.db"), now)
+			r.restart = true
+			return r
 		})
 	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -609,6 +610,45 @@ func testEngineState(t *testing.T, open Opener) {
 	}
 	if st := get(other); st != (funnelwatch.EngineState{}) {
 		t.Errorf("another workspace's EngineState = %+v, want zero", st)
+	}
+}
+
+// testEngineSnapshot: a snapshot larger than a stored part comes back
+// whole, a later one replaces it (a smaller one leaves no part of the
+// larger behind), and other workspaces see none.
+func testEngineSnapshot(t *testing.T, open Opener) {
+	s := open(t)
+	ws, other := workspace(t, s), workspace(t, s)
+	ctx := context.Background()
+	get := func(ws string) funnelwatch.EngineSnapshot {
+		t.Helper()
+		var snap funnelwatch.EngineSnapshot
+		view(t, s, ws, func(tx funnelwatch.ReadTx) (err error) {
+			snap, err = tx.EngineSnapshot(ctx)
+			return err
+		})
+		return snap
+	}
+	if snap := get(ws); snap.Seq != 0 || snap.Data != nil || snap.Format != "" {
+		t.Errorf("EngineSnapshot before any = %+v, want zero", snap)
+	}
+	big := make([]byte, 9<<20+123) // three parts of 4 MiB
+	for i := range big {
+		big[i] = byte(i*7 + i>>13)
+	}
+	first := funnelwatch.EngineSnapshot{Seq: 41, Format: "engine/1", Digest: "d1", Data: big}
+	update(t, s, ws, func(tx funnelwatch.Tx) error { return tx.SetEngineSnapshot(ctx, first) })
+	if snap := get(ws); snap.Seq != 41 || snap.Format != "engine/1" || snap.Digest != "d1" || !bytes.Equal(snap.Data, big) {
+		t.Errorf("EngineSnapshot = seq %d format %q digest %q, %d bytes (equal: %v), want seq 41, %d bytes",
+			snap.Seq, snap.Format, snap.Digest, len(snap.Data), bytes.Equal(snap.Data, big), len(big))
+	}
+	second := funnelwatch.EngineSnapshot{Seq: 90, Format: "engine/1", Digest: "d2", Data: []byte("small")}
+	update(t, s, ws, func(tx funnelwatch.Tx) error { return tx.SetEngineSnapshot(ctx, second) })
+	if snap := get(ws); snap.Seq != 90 || snap.Digest != "d2" || string(snap.Data) != "small" {
+		t.Errorf("EngineSnapshot after the second = seq %d digest %q data %q, want 90, d2, small", snap.Seq, snap.Digest, snap.Data)
+	}
+	if snap := get(other); snap.Seq != 0 || snap.Data != nil {
+		t.Errorf("another workspace's EngineSnapshot = %+v, want zero", snap)
 	}
 }
 

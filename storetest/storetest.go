@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Actions", func(t *testing.T) { testActions(t, open) })
 	t.Run("ActionsMany", func(t *testing.T) { testActionsMany(t, open) })
 	t.Run("EngineState", func(t *testing.T) { testEngineState(t, open) })
+	t.Run("EngineSnapshot", func(t *testing.T) { testEngineSnapshot(t, open) })
 	t.Run("Notices", func(t *testing.T) { testNotices(t, open) })
 	t.Run("ActiveDeals", func(t *testing.T) { testActiveDeals(t, open) })
 	t.Run("ViolationGroups", func(t *testing.T) { testViolationGroups(t, open) })

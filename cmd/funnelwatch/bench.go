@@ -21,6 +21,7 @@ var benchRegulations []byte
 const benchUsage = `bench ingest [--events N] [--batch N] [--clients N] [--rules]
   | bench latency [--rate N] [--seconds N] [--history N]
   | bench memory [--deals N]
+  | bench restart [--deals N]
   | bench dashboard [--deals N] [--events N] [--requests N] [--warmup N] [--pages]`
 
 // runBench measures funnelwatch against a baseline taken in the same run
@@ -36,6 +37,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchLatency(ctx, args[1:], stdout, stderr)
 	case "memory":
 		return benchMemory(ctx, args[1:], stdout, stderr)
+	case "restart":
+		return benchRestart(ctx, args[1:], stdout, stderr)
 	case "dashboard":
 		return benchDashboard(ctx, args[1:], stdout, stderr)
 	}
@@ -208,6 +211,35 @@ func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		o.HeapProfile = f
 	}
 	rep, err := bench.Memory(ctx, dir, regs, o)
+	stop()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep)
+	return nil
+}
+
+func benchRestart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench restart", stderr)
+	deals := fs.Int("deals", 1_000_000, "open deals, each with deadlines pending")
+	bf := addBenchFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *deals < 1 {
+		return usageErr("--deals must be positive")
+	}
+	dir, profile, regs, cleanup, err := bf.setUp()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fmt.Fprintf(stdout, "loading %d open deals with deadlines, then starting the rules engine: reading the whole log, and from its snapshot…\n", *deals)
+	stop, err := startCPUProfile(profile)
+	if err != nil {
+		return err
+	}
+	rep, err := bench.Restart(ctx, dir, regs, *deals)
 	stop()
 	if err != nil {
 		return err

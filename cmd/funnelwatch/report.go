@@ -61,7 +61,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err == nil {
 		in := &engine.Ingestor{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel}
 		live := &engine.Live{Store: store, Workspace: workspaceID, Regs: regs, Ingestor: in, Logger: log}
-		err = live.Step(ctx)
+		err = live.StepAndSnapshot(ctx)
 		if err == nil {
 			err = in.Flush(ctx)
 		}

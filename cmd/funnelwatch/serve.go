@@ -301,9 +301,10 @@ func (a *app) serve(ctx context.Context, addr string, ready func(url string)) er
 		<-engineDone
 		<-engineDone
 		// What the engine decided last is written before the state
-		// tables' final flush.
-		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := a.live.Step(final); err != nil {
+		// tables' final flush, with a snapshot of its state for the
+		// next start.
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if err := a.live.StepAndSnapshot(final); err != nil {
 			a.log.Error("rules engine final step", "err", err)
 		}
 		cancel()

@@ -1,0 +1,58 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/funnelwatch/funnelwatch"
+)
+
+// snapshotPart is the most bytes of a snapshot one row holds.
+const snapshotPart = 4 << 20
+
+// EngineSnapshot returns the engine's stored snapshot, its parts put back
+// together (a zero snapshot when none).
+func (tx *Tx) EngineSnapshot(ctx context.Context) (funnelwatch.EngineSnapshot, error) {
+	var s funnelwatch.EngineSnapshot
+	rows, err := tx.query(ctx, `SELECT part, seq, format, digest, data FROM engine_snapshot WHERE workspace_id = ? ORDER BY part`, tx.ws)
+	if err != nil {
+		return s, fmt.Errorf("engine snapshot: %w", err)
+	}
+	defer rows.Close()
+	n := int64(0)
+	for rows.Next() {
+		var part, seq int64
+		var format, digest string
+		var data []byte
+		if err := rows.Scan(&part, &seq, &format, &digest, &data); err != nil {
+			return funnelwatch.EngineSnapshot{}, fmt.Errorf("engine snapshot: %w", err)
+		}
+		if part != n || (n > 0 && (seq != s.Seq || format != s.Format || digest != s.Digest)) {
+			return funnelwatch.EngineSnapshot{}, fmt.Errorf("engine snapshot: part %d does not follow the parts before it", part)
+		}
+		s.Seq, s.Format, s.Digest = seq, format, digest
+		s.Data = append(s.Data, data...)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return funnelwatch.EngineSnapshot{}, fmt.Errorf("engine snapshot: %w", err)
+	}
+	return s, nil
+}
+
+// SetEngineSnapshot replaces the engine's stored snapshot.
+func (tx *Tx) SetEngineSnapshot(ctx context.Context, s funnelwatch.EngineSnapshot) error {
+	if _, err := tx.exec(ctx, `DELETE FROM engine_snapshot WHERE workspace_id = ?`, tx.ws); err != nil {
+		return fmt.Errorf("set engine snapshot: %w", err)
+	}
+	for part, off := 0, 0; off < len(s.Data); part++ {
+		end := min(off+snapshotPart, len(s.Data))
+		_, err := tx.exec(ctx, `INSERT INTO engine_snapshot (workspace_id, part, seq, format, digest, data) VALUES (?, ?, ?, ?, ?, ?)`,
+			tx.ws, part, s.Seq, s.Format, s.Digest, s.Data[off:end])
+		if err != nil {
+			return fmt.Errorf("set engine snapshot: %w", err)
+		}
+		off = end
+	}
+	return nil
+}
