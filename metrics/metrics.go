@@ -86,6 +86,11 @@ func New(src Sources) *Metrics {
 			func(s engine.LiveStats) float64 { return float64(s.OpenFindings) })
 		gauge("funnelwatch_engine_late_events_total", "Events that arrived after the engine's clock had passed their time.",
 			func(s engine.LiveStats) float64 { return float64(s.Late) })
+		gauge("funnelwatch_engine_resumed_seq", "The log's seq of the snapshot the rules engine started from (0: it read the whole log).",
+			func(s engine.LiveStats) float64 { return float64(s.Restored) })
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "funnelwatch_engine_snapshots_total", Help: "Snapshots of the rules engine's state stored since start.",
+		}, func() float64 { return float64(l.Stats().Snapshots) }))
 	}
 	if d := src.Dispatcher; d != nil {
 		for _, o := range []struct {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,6 +42,17 @@ func (h *hookReceiver) counts() (keys, requests, repeats int) {
 	return
 }
 
+// grepLines returns the lines of text that hold s.
+func grepLines(text, s string) string {
+	var out []string
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, s) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // actionCount counts the outbox actions the query selects.
 func actionCount(t *testing.T, url, query string) int {
 	t.Helper()
@@ -66,6 +78,11 @@ func TestKill9WhileActingDoublesNothing(t *testing.T) {
 	t.Setenv("FUNNELWATCH_TELEGRAM_TOKEN", tg.Token)
 	t.Setenv("FUNNELWATCH_TELEGRAM_URL", tgSrv.URL)
 	t.Setenv("FUNNELWATCH_TELEGRAM_PACE", "1ms")
+	// The engine stores a snapshot of its state as often as it may (once
+	// it has evaluated as many events as it holds deals): the kill falls
+	// between snapshots, or in the middle of writing one, and the restart
+	// resumes from the last one stored.
+	t.Setenv("FUNNELWATCH_ENGINE_SNAPSHOT_EVERY", "1")
 	base, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +155,9 @@ quality:`, hooks.URL), 1)
 	t.Logf("killed after %d of %d batches; %d webhooks had arrived", acked, batches, keysAtKill)
 
 	_, url = child(t, args...)
+	if _, body := get(t, url+"/metrics", ""); !regexp.MustCompile(`(?m)^funnelwatch_engine_resumed_seq [1-9]`).MatchString(body) {
+		t.Errorf("the restarted engine did not resume from a snapshot:\n%s", grepLines(body, "funnelwatch_engine_"))
+	}
 	for b := range acked {
 		acc, dup, err := postBatch(url, posted[b])
 		if err != nil || acc != 0 || dup == 0 {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,6 +135,22 @@ func notifier(store funnelwatch.Store, regs *regulations.Regulations, log *slog.
 		BaseURL: os.Getenv("FUNNELWATCH_BASE_URL"), Logger: log}
 }
 
+// snapshotEvery reads FUNNELWATCH_ENGINE_SNAPSHOT_EVERY: the fewest
+// events between two snapshots of the rules engine's state (default
+// 20,000; negative: none, and every start reads the whole log).
+func snapshotEvery(log *slog.Logger) int {
+	v := strings.TrimSpace(os.Getenv("FUNNELWATCH_ENGINE_SNAPSHOT_EVERY"))
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		log.Error("FUNNELWATCH_ENGINE_SNAPSHOT_EVERY is not a whole number: the default is used", "value", v)
+		return 0
+	}
+	return n
+}
+
 // app is a running funnelwatch: store, regulations and HTTP surfaces.
 type app struct {
 	store    *sqlstore.Store
@@ -170,7 +187,8 @@ func openApp(ctx context.Context, db string, regs *regulations.Regulations, toke
 	}
 	a := &app{store: store, regs: regs, log: log, release: release}
 	a.ingestor = &engine.Ingestor{Store: store, Workspace: workspaceID, Funnel: &regs.Funnel}
-	a.live = &engine.Live{Store: store, Workspace: workspaceID, Regs: regs, Ingestor: a.ingestor, Logger: log}
+	a.live = &engine.Live{Store: store, Workspace: workspaceID, Regs: regs, Ingestor: a.ingestor, Logger: log,
+		SnapshotEvery: snapshotEvery(log)}
 	if path, ok := trimSQLitePrefix(db); ok {
 		// The engine's first read of the whole log, unmapped: otherwise
 		// the log stays mapped into the process's memory.
