@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -31,8 +33,11 @@ type RestartReport struct {
 	// is not where the other was.
 	FullStats, ResumedStats engine.LiveStats
 	// FullMem and ResumedMem are the process with each engine holding
-	// the deals (after a collection); Peak the highest RSS of the run.
-	FullMem, ResumedMem MemSample
+	// the deals (after a collection); the peaks, the highest RSS during
+	// the full read, the snapshot and the resume (VmHWM, reset between
+	// them where the kernel allows it).
+	FullMem, ResumedMem                MemSample
+	FullPeak, SnapshotPeak, ResumePeak uint64
 }
 
 // String prints the two starts side by side.
@@ -45,8 +50,13 @@ func (r RestartReport) String() string {
 			r.Snapshot.Seconds(), float64(r.SnapshotBytes)/(1<<20), float64(r.SnapshotBytes)/float64(max(r.Deals, 1))) +
 		fmt.Sprintf("resumed: snapshot and the log after it          %8.2fs  (%.1f× faster)  RSS %6.0f MiB, Go heap live %6.0f MiB  %d timers, %d open findings, resumed at seq %d\n",
 			r.Resume.Seconds(), r.FullRead.Seconds()/r.Resume.Seconds(), mib(r.ResumedMem.RSS), mib(r.ResumedMem.HeapAlloc), r.ResumedStats.PendingTimers, r.ResumedStats.OpenFindings, r.ResumedStats.Restored) +
-		fmt.Sprintf("peak RSS (VmHWM) over the run %.0f MiB\n", mib(r.ResumedMem.Peak))
+		fmt.Sprintf("peak RSS (VmHWM): during the full read %.0f MiB, storing the snapshot %.0f MiB, resuming %.0f MiB\n",
+			mib(r.FullPeak), mib(r.SnapshotPeak), mib(r.ResumePeak))
 }
+
+// resetPeak sets the process's peak RSS (VmHWM) to its RSS now, where
+// Linux allows it (clear_refs 5); elsewhere the peak stays the run's.
+func resetPeak() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // Restart fills a fresh SQLite store in dir with n open deals (as Memory
 // does: each with deadlines pending), then starts the engine over it,
@@ -86,18 +96,22 @@ func Restart(ctx context.Context, dir string, regs *regulations.Regulations, n i
 	// baseline); SnapshotEvery keeps it from storing one on its own, so
 	// the stop that follows stores it, as a graceful stop does.
 	first := &engine.Live{Store: store, Log: logStore, Workspace: workspace, Regs: regs, Ingestor: in, Now: now, SnapshotEvery: math.MaxInt}
+	resetPeak()
 	start = time.Now()
 	if err := first.Step(ctx); err != nil {
 		return rep, err
 	}
 	rep.FullRead = time.Since(start)
 	rep.FullStats = first.Stats()
+	rep.FullPeak = readMemory().Peak
 	rep.FullMem = SampleMemory()
+	resetPeak()
 	start = time.Now()
 	if err := first.StepAndSnapshot(ctx); err != nil {
 		return rep, err
 	}
 	rep.Snapshot = time.Since(start)
+	rep.SnapshotPeak = readMemory().Peak
 	if first.Stats().Snapshots != 1 || first.Stats().Restored != 0 {
 		return rep, fmt.Errorf("restart bench: the first engine resumed at %d and stored %d snapshots", first.Stats().Restored, first.Stats().Snapshots)
 	}
@@ -112,6 +126,8 @@ func Restart(ctx context.Context, dir string, regs *regulations.Regulations, n i
 		return rep, err
 	}
 	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeak()
 
 	resumed := &engine.Live{Store: store, Log: logStore, Workspace: workspace, Regs: regs, Ingestor: in, Now: now}
 	start = time.Now()
@@ -119,6 +135,7 @@ func Restart(ctx context.Context, dir string, regs *regulations.Regulations, n i
 		return rep, err
 	}
 	rep.Resume = time.Since(start)
+	rep.ResumePeak = readMemory().Peak
 	rep.ResumedStats = resumed.Stats()
 	rep.ResumedMem = SampleMemory()
 	if rep.ResumedStats.Restored == 0 {

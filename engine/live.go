@@ -64,10 +64,10 @@ type Live struct {
 	// it stored, opened or resolved (benchmarks measure latency with it).
 	OnFindings func([]*funnelwatch.Violation)
 	// SnapshotEvery is the fewest events the engine evaluates between two
-	// snapshots of its state (default 20,000); it also waits for as many
-	// events as it holds deals, so that writing them costs a bounded
-	// amount per event. Negative: no snapshot is written or read, and a
-	// start reads the whole log.
+	// snapshots of its state (default 20,000); it also lets twenty times
+	// as long as the last snapshot took pass, so that they take at most
+	// a twentieth of its time however many deals it holds. Negative: no
+	// snapshot is written or read, and a start reads the whole log.
 	SnapshotEvery int
 
 	mu       sync.Mutex
@@ -88,6 +88,12 @@ type Live struct {
 	digest    string
 	sinceSnap int64
 	forceSnap bool // the next write stores a snapshot if anything changed
+	// When the last snapshot was stored (or the engine started), what
+	// storing it took, and its size (the next one's buffer is made
+	// that big at once).
+	lastSnap     time.Time
+	lastSnapCost time.Duration
+	snapSize     int
 
 	// The batches the Ingestor committed, as the log holds them, not yet
 	// taken (see take); guarded by hmu, not mu: the Ingestor hands them
@@ -591,7 +597,8 @@ func (l *Live) write(ctx context.Context) error {
 		return nil
 	}
 	var snap *funnelwatch.EngineSnapshot
-	if l.snapshotDue() {
+	snapStart := time.Now()
+	if l.snapshotDue(snapStart) {
 		data, err := l.snapshot()
 		switch {
 		case errors.Is(err, errNotAtRest):
@@ -635,6 +642,7 @@ func (l *Live) write(ctx context.Context) error {
 	l.stats.Written++
 	if snap != nil {
 		l.sinceSnap, l.forceSnap = 0, false
+		l.lastSnap, l.lastSnapCost, l.snapSize = time.Now(), time.Since(snapStart), len(snap.Data)
 		l.stats.Snapshots++
 	}
 	if l.OnWrite != nil && len(acts) > 0 {
@@ -646,8 +654,10 @@ func (l *Live) write(ctx context.Context) error {
 	return nil
 }
 
-// snapshotDue reports whether the next write stores a snapshot.
-func (l *Live) snapshotDue() bool {
+// snapshotDue reports whether the write begun at now stores a snapshot.
+// The wall clock only paces them: what the engine finds and does does
+// not depend on when its state was stored.
+func (l *Live) snapshotDue(now time.Time) bool {
 	if l.SnapshotEvery < 0 || l.sinceSnap == 0 {
 		return false
 	}
@@ -658,7 +668,7 @@ func (l *Live) snapshotDue() bool {
 	if every == 0 {
 		every = 20000
 	}
-	return l.sinceSnap >= max(every, int64(len(l.r.aggs)))
+	return l.sinceSnap >= every && now.Sub(l.lastSnap) >= 20*l.lastSnapCost
 }
 
 // StepAndSnapshot is Step, and stores a snapshot of the engine's state
