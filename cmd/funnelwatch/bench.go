@@ -181,27 +181,19 @@ func benchLatency(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench memory", stderr)
-	deals := fs.Int("deals", 1_000_000, "open deals, each with deadlines pending")
 	memprofile := fs.String("memprofile", "", "write a heap profile, taken with the engine holding the deals, to this file")
 	mapped := fs.Bool("mapped", false, "the engine's first read of the log through the store's memory-mapped readers (as before sqlite.OpenLogReader)")
-	bf := addBenchFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *deals < 1 {
-		return usageErr("--deals must be positive")
-	}
-	dir, profile, regs, cleanup, err := bf.setUp()
+	deals, dir, profile, regs, cleanup, err := setUpDeals(fs, args)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	fmt.Fprintf(stdout, "loading %d open deals with deadlines, then the rules engine…\n", *deals)
+	fmt.Fprintf(stdout, "loading %d open deals with deadlines, then the rules engine…\n", deals)
 	stop, err := startCPUProfile(profile)
 	if err != nil {
 		return err
 	}
-	o := bench.MemoryOptions{Deals: *deals, Mapped: *mapped}
+	o := bench.MemoryOptions{Deals: deals, Mapped: *mapped}
 	if *memprofile != "" {
 		f, err := os.Create(*memprofile)
 		if err != nil {
@@ -219,27 +211,34 @@ func benchMemory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func benchRestart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench restart", stderr)
-	deals := fs.Int("deals", 1_000_000, "open deals, each with deadlines pending")
+// setUpDeals parses the flags of a benchmark of open deals (--deals, and
+// those of every benchmark) and sets it up (see benchFlags.setUp).
+func setUpDeals(fs *flag.FlagSet, args []string) (deals int, dir string, profile io.Writer, regs *regulations.Regulations, cleanup func(), err error) {
+	n := fs.Int("deals", 1_000_000, "open deals, each with deadlines pending")
 	bf := addBenchFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err = fs.Parse(args); err != nil {
+		return
 	}
-	if *deals < 1 {
-		return usageErr("--deals must be positive")
+	if *n < 1 {
+		err = usageErr("--deals must be positive")
+		return
 	}
-	dir, profile, regs, cleanup, err := bf.setUp()
+	dir, profile, regs, cleanup, err = bf.setUp()
+	return *n, dir, profile, regs, cleanup, err
+}
+
+func benchRestart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	deals, dir, profile, regs, cleanup, err := setUpDeals(newFlags("bench restart", stderr), args)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	fmt.Fprintf(stdout, "loading %d open deals with deadlines, then starting the rules engine: reading the whole log, and from its snapshot…\n", *deals)
+	fmt.Fprintf(stdout, "loading %d open deals with deadlines, then starting the rules engine: reading the whole log, and from its snapshot…\n", deals)
 	stop, err := startCPUProfile(profile)
 	if err != nil {
 		return err
 	}
-	rep, err := bench.Restart(ctx, dir, regs, *deals)
+	rep, err := bench.Restart(ctx, dir, regs, deals)
 	stop()
 	if err != nil {
 		return err
