@@ -46,8 +46,8 @@ func (r RulesReport) String() string {
 		fmt.Sprintf("%-52s %9d events %8.2fs %10.0f events/s\n", "baseline: raw SQLite insert of the same rows", r.Events, r.Raw.Seconds(), r.RawRate()) +
 		fmt.Sprintf("ratio: %.0f%% of raw (target ≥ 50%%); batch %d; %d client(s); GOMAXPROCS %d\n",
 			100*r.APIRate()/r.RawRate(), r.Batch, r.Clients, runtime.GOMAXPROCS(0)) +
-		fmt.Sprintf("engine: %d quality rules, %d automations; %d events evaluated (%d arrived behind its clock), %d writes; %d of the events handed over at commit, not read back from the log\n",
-			r.Rules, r.Automations, r.Engine.Events, r.Engine.Late, r.Engine.Written, r.Engine.Handed) +
+		fmt.Sprintf("engine: %d quality rules, %d automations; %d events evaluated (%d arrived behind its clock), %d writes (%d with a snapshot of its state); %d of the events handed over at commit, not read back from the log\n",
+			r.Rules, r.Automations, r.Engine.Events, r.Engine.Late, r.Engine.Written, r.Engine.Snapshots, r.Engine.Handed) +
 		fmt.Sprintf("written: %d findings (%d open), %d actions; pending timers %d\n", r.Findings, r.Open, r.Actions, r.Engine.PendingTimers) +
 		fmt.Sprintf("engine lag when the last request was acknowledged (%.2fs): %d events, caught up %.2fs later; Go heap in use %d MiB\n",
 			r.Acked.Seconds(), r.Lag, (r.API-r.Acked).Seconds(), r.HeapInUseMiB)
