@@ -17,7 +17,7 @@ import (
 )
 
 // A snapshot is the live engine's state written to the store beside its
-// checkpoint: every open deal with its tasks, what the rules and the
+// checkpoint: every deal it holds with its tasks, what the rules and the
 // robots keep of it, and their timers (the deals' deadlines, the missed
 // calls' callback limits, the robots' delayed and scheduled firings),
 // each in its place among ties. A restart reads it and the log after
@@ -65,10 +65,14 @@ func (l *Live) snapshot() ([]byte, error) {
 	if len(r.touched) > 0 || len(m.changed) > 0 || len(m.noticed) > 0 || len(a.collected) > 0 {
 		return nil, errNotAtRest
 	}
-	// Made as big as the last one and an eighth at once: grown by
-	// doubling, a snapshot of a million deals left a gigabyte of copies
-	// behind it.
-	buf := make([]byte, 0, l.snapSize+l.snapSize/8+4096)
+	// Made as big as the last one and an eighth at once (the first, at
+	// 512 bytes a deal held): grown by doubling, a snapshot of a million
+	// deals left a gigabyte of copies behind it.
+	size := l.snapSize + l.snapSize/8
+	if size == 0 {
+		size = 512 * len(r.aggs)
+	}
+	buf := make([]byte, 0, size+4096)
 	e := &snapEncoder{r: r, w: snapWriter{b: buf, home: l.Regs.Location}, vs: map[*Violation]bool{},
 		rules: make(map[*regulations.QualityRule]int, len(l.Regs.Quality))}
 	for i := range l.Regs.Quality {
