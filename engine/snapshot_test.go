@@ -231,6 +231,33 @@ func TestSnapshotReadBackIsTheSame(t *testing.T) {
 	r.clock = events[len(events)*2/3].At
 	r.ingest(events[:len(events)*2/3])
 	r.step(false)
+	// What the demo's history leaves empty, set by hand so that it is
+	// read back too: the anomaly rule's facts, a late event, a
+	// robot's firing with the value a field changed to, every kind of
+	// activity a deal remembers.
+	m, a := r.live.r.monitor, r.live.r.auto
+	at := r.clock.Add(-time.Hour)
+	m.calls = append(m.calls, callFact{"roman", at, 42.5})
+	m.wins = append(m.wins, winFact{"olga", at, 12.25, 99000})
+	if m.closings == nil {
+		m.closings = map[string][]closing{}
+	}
+	m.closings["pavel"] = append(m.closings["pavel"], closing{"D1", at})
+	m.Late("D-late", at)
+	m.anomalyStarted = true
+	a.push(at.Add(3*time.Hour), &firing{auto: a.autos[0], deal: "D-any", task: "T-any", mark: at,
+		by: &firingCause{cause: "event:e1", value: "new value"}})
+	for _, ag := range r.live.r.aggs {
+		if ds := ag.mon; ds != nil && ds.act.more == nil {
+			ds.act.supervised = true
+			x := ds.act.x()
+			x.awaitComment = []pendingCall{{"C1", at}}
+			x.awaitUpdate = []pendingCall{{"C2", at.Add(time.Minute)}}
+			x.reschedules = []taskCount{{"T1", 3}}
+			x.bigSince = at
+			break
+		}
+	}
 	first, err := r.live.snapshot()
 	if err != nil {
 		t.Fatal(err)
