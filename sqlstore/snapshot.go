@@ -7,8 +7,11 @@ import (
 	"github.com/funnelwatch/funnelwatch"
 )
 
-// snapshotPart is the most bytes of a snapshot one row holds.
-const snapshotPart = 4 << 20
+// snapshotPart is the most bytes of a snapshot one row holds: SQLite
+// reads a large value through its chain of overflow pages slower the
+// longer it is (200,000 deals, 87 MiB: read in 0.88 s in parts of 4 MiB,
+// 0.53 s in 1 MiB, 0.38 s in 256 KiB, 0.50 s in 64 KiB).
+const snapshotPart = 256 << 10
 
 // EngineSnapshot returns the engine's stored snapshot, its parts put back
 // together (a zero snapshot when none).

@@ -632,7 +632,7 @@ func testEngineSnapshot(t *testing.T, open Opener) {
 	if snap := get(ws); snap.Seq != 0 || snap.Data != nil || snap.Format != "" {
 		t.Errorf("EngineSnapshot before any = %+v, want zero", snap)
 	}
-	big := make([]byte, 9<<20+123) // three parts of 4 MiB
+	big := make([]byte, 9<<20+123) // many parts, the last one short
 	for i := range big {
 		big[i] = byte(i*7 + i>>13)
 	}
