@@ -217,7 +217,11 @@ func (l *Live) start(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return err
+			// A snapshot that cannot be read is as good as none: the
+			// whole log is read (a store that cannot be reached fails
+			// that read, and the start is tried again).
+			l.logger().Warn("rules engine snapshot not read: reading the whole log", "err", err)
+			snap = funnelwatch.EngineSnapshot{}
 		}
 	}
 	if l.ObserveUntil.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -333,6 +334,16 @@ func TestSnapshotOfOtherRegulationsIsNotUsed(t *testing.T) {
 	gotV, gotA, _ := r.stored()
 	diff(t, "findings", gotV, wantV)
 	diff(t, "actions", gotA, wantA)
+	// A snapshot that cannot be read (the store says so): the same.
+	r.start()
+	r.live.Store = unreadableSnapshot{r.st}
+	r.step(false)
+	if r.live.Stats().Restored != 0 {
+		t.Error("a snapshot the store could not read was used")
+	}
+	gotV, gotA, _ = r.stored()
+	diff(t, "findings", gotV, wantV)
+	diff(t, "actions", gotA, wantA)
 	// Other regulations (a rule's grace changed): the whole log.
 	changed, err := regulations.Parse(bytes.Replace(mustDemoRegs(t), []byte("grace: 10m"), []byte("grace: 25m"), 1))
 	if err != nil {
@@ -344,6 +355,19 @@ func TestSnapshotOfOtherRegulationsIsNotUsed(t *testing.T) {
 	if r.live.Stats().Restored != 0 {
 		t.Error("a snapshot of other regulations was used")
 	}
+}
+
+// unreadableSnapshot is a store whose snapshot cannot be read.
+type unreadableSnapshot struct{ funnelwatch.Store }
+
+type unreadableSnapshotTx struct{ funnelwatch.ReadTx }
+
+func (s unreadableSnapshot) View(ctx context.Context, ws string, fn func(funnelwatch.ReadTx) error) error {
+	return s.Store.View(ctx, ws, func(tx funnelwatch.ReadTx) error { return fn(unreadableSnapshotTx{tx}) })
+}
+
+func (unreadableSnapshotTx) EngineSnapshot(context.Context) (funnelwatch.EngineSnapshot, error) {
+	return funnelwatch.EngineSnapshot{}, errors.New("engine snapshot: part 3 does not follow the parts before it")
 }
 
 func mustDemoRegs(t *testing.T) []byte {
