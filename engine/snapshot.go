@@ -565,7 +565,12 @@ func (l *Live) restore(data []byte) error {
 	d.set(r.echo)
 	d.set(r.seen)
 	d.rates()
-	for n := in.count(); n > 0 && in.err == nil; n-- {
+	n := in.count()
+	if len(r.aggs) == 0 {
+		// Made at its size, not grown from empty by doubling.
+		r.aggs = make(map[string]*Aggregate, n)
+	}
+	for ; n > 0 && in.err == nil; n-- {
 		d.deal()
 	}
 	d.monitor()
