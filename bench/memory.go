@@ -161,14 +161,11 @@ const memoryBatch = 5000
 func Memory(ctx context.Context, dir string, regs *regulations.Regulations, o MemoryOptions) (MemoryReport, error) {
 	n := o.Deals
 	rep := MemoryReport{Deals: n}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "memory.db"))
+	store, err := openWorkspace(ctx, filepath.Join(dir, "memory.db"))
 	if err != nil {
 		return rep, err
 	}
 	defer store.Close()
-	if err := store.EnsureWorkspace(ctx, workspace, "Bench"); err != nil {
-		return rep, err
-	}
 	in := &engine.Ingestor{Store: store, Workspace: workspace, Funnel: &regs.Funnel}
 	flushCtx, stopFlush := context.WithCancel(ctx)
 	defer stopFlush()

@@ -66,14 +66,11 @@ func resetPeak() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 func Restart(ctx context.Context, dir string, regs *regulations.Regulations, n int) (RestartReport, error) {
 	rep := RestartReport{Deals: n}
 	path := filepath.Join(dir, "restart.db")
-	store, err := sqlite.Open(ctx, path)
+	store, err := openWorkspace(ctx, path)
 	if err != nil {
 		return rep, err
 	}
 	defer store.Close()
-	if err := store.EnsureWorkspace(ctx, workspace, "Bench"); err != nil {
-		return rep, err
-	}
 	in := &engine.Ingestor{Store: store, Workspace: workspace, Funnel: &regs.Funnel}
 	start := time.Now()
 	last, events, err := loadOpenDeals(ctx, in, n)

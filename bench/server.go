@@ -65,14 +65,24 @@ type serverConfig struct {
 // historyBatch is how many events of a history go into one transaction.
 const historyBatch = 5000
 
-// startServer opens a fresh store at path and serves it.
-func startServer(ctx context.Context, path string, cfg serverConfig) (*server, error) {
+// openWorkspace opens the SQLite store at path with the benchmarks'
+// workspace in it.
+func openWorkspace(ctx context.Context, path string) (*sqlstore.Store, error) {
 	store, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	if err := store.EnsureWorkspace(ctx, workspace, "Bench"); err != nil {
 		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+// startServer opens a fresh store at path and serves it.
+func startServer(ctx context.Context, path string, cfg serverConfig) (*server, error) {
+	store, err := openWorkspace(ctx, path)
+	if err != nil {
 		return nil, err
 	}
 	s := &server{store: store, flushed: make(chan error, 1), engineOK: make(chan struct{})}
