@@ -279,9 +279,10 @@ func (l *Live) resume(snap funnelwatch.EngineSnapshot, st funnelwatch.EngineStat
 			l.logger().Info("rules engine resumed from its snapshot", "seq", snap.Seq, "bytes", len(snap.Data))
 			return
 		}
+		// restore sets the position and the clock only once it has read
+		// everything; the replay it half filled is made again.
 		why = err.Error()
 		l.r = l.newReplay()
-		l.seq, l.clock, l.cron = 0, time.Time{}, false
 	}
 	l.logger().Info("rules engine snapshot not used: reading the whole log", "seq", snap.Seq, "reason", why)
 }
