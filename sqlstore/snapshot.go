@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/funnelwatch/funnelwatch"
@@ -39,7 +40,7 @@ func (tx *Tx) EngineSnapshot(ctx context.Context) (funnelwatch.EngineSnapshot, e
 	for rows.Next() {
 		var part, seq int64
 		var format, digest string
-		var data []byte
+		var data sql.RawBytes // the driver's own bytes, appended below: one copy, not two
 		if err := rows.Scan(&part, &seq, &format, &digest, &data); err != nil {
 			return funnelwatch.EngineSnapshot{}, fmt.Errorf("engine snapshot: %w", err)
 		}
