@@ -75,8 +75,13 @@ type Ingestor struct {
 	// in commit order.
 	handoff func(committed)
 
-	mu          sync.Mutex // one batch at a time: the store has one writer anyway
-	recovered   bool
+	mu        sync.Mutex // one batch at a time: the store has one writer anyway
+	recovered bool
+	// whole is true while the cache holds every deal of the workspace and
+	// taskDeal every task: from a start on an empty workspace until the
+	// first eviction. A batch then knows a deal or task it does not hold
+	// is new, without asking the store.
+	whole       bool
 	cache       map[string]*Aggregate
 	taskDeal    map[string]string // task id → deal id, for the cached deals
 	contactDeal map[string]string // contact id → its best deal among the cached ones
@@ -347,6 +352,14 @@ func (b *batch) prefetch(events []funnelwatch.Event) error {
 			}
 		}
 	}
+	if b.in.whole {
+		// Nothing outside the cache: a task it does not know is new, as
+		// is a deal (aggregate's nil entry below).
+		for _, tid := range taskIDs {
+			b.noTask[tid] = true
+		}
+		taskIDs = nil
+	}
 	if len(taskIDs) > 0 {
 		tasks, err := b.tx.Tasks(b.ctx, funnelwatch.TaskFilter{IDs: taskIDs})
 		if err != nil {
@@ -369,6 +382,12 @@ func (b *batch) prefetch(events []funnelwatch.Event) error {
 		load = append(load, id)
 	}
 	if len(load) == 0 {
+		return nil
+	}
+	if b.in.whole {
+		for _, id := range load {
+			b.aggs[id] = nil
+		}
 		return nil
 	}
 	slices.Sort(load)

@@ -44,12 +44,16 @@ func (in *Ingestor) recover(ctx context.Context) error {
 		in.kick = make(chan struct{}, 1)
 	}
 	var seq int64
+	whole := false
 	err := in.Store.Update(ctx, in.Workspace, func(tx funnelwatch.Tx) error {
 		from, err := tx.ProjectionSeq(ctx)
 		if err != nil {
 			return err
 		}
 		seq = from
+		if whole, err = emptyWorkspace(ctx, tx); err != nil || whole {
+			return err
+		}
 		deals := map[string]bool{}
 		var contacts []*funnelwatch.Contact
 		var calls []*funnelwatch.Call
@@ -101,8 +105,19 @@ func (in *Ingestor) recover(ctx context.Context) error {
 		return err
 	}
 	in.pending.seq, in.pending.flushed = seq, seq
-	in.recovered = true
+	in.recovered, in.whole = true, whole
 	return nil
+}
+
+// emptyWorkspace reports whether the workspace has neither events nor
+// deals: a cache that starts empty then holds all there is.
+func emptyWorkspace(ctx context.Context, tx funnelwatch.Tx) (bool, error) {
+	n, err := tx.EventCount(ctx)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	deals, err := tx.Deals(ctx, funnelwatch.DealFilter{IncludeDeleted: true, Limit: 1})
+	return len(deals) == 0, err
 }
 
 func appendNonNil[T any](s []*T, v *T) []*T {
@@ -218,6 +233,7 @@ func (in *Ingestor) evict() {
 				delete(in.contactDeal, a.Deal.ContactID)
 			}
 			delete(in.cache, id)
+			in.whole = false
 		}
 	}
 }
