@@ -46,6 +46,17 @@ type SkippedEvent struct {
 // or the state cannot place (an unknown deal, a stage that does not
 // exist) are skipped and reported.
 func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until time.Time, mode Mode) (*BacktestResult, error) {
+	r, err := backtest(regs, events, until, mode, 0)
+	if err != nil {
+		return nil, err
+	}
+	return r.res, nil
+}
+
+// backtest is Backtest with the events between two sweeps for closed
+// deals to freeze (see freezer.every); it returns the replay, which holds
+// the result.
+func backtest(regs *regulations.Regulations, events []funnelwatch.Event, until time.Time, mode Mode, freezeEvery int) (*replay, error) {
 	if mode == "" {
 		mode = Simulate
 	}
@@ -72,7 +83,8 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 		}
 	}
 	r := &replay{regs: regs, mode: mode, aggs: make(map[string]*Aggregate, deals), taskDeal: make(map[string]*Aggregate, tasks),
-		best: make(map[string]*Aggregate, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until}}
+		best: make(map[string]*Aggregate, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until},
+		fz: freezer{every: freezeEvery}}
 	if len(order) > 0 {
 		r.auto.Start(events[order[0]].At)
 	}
@@ -91,6 +103,7 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 			r.settle()
 			r.advance(e.At, false)
 			r.instant = e.At
+			r.sweepIfDue()
 		}
 		reason, a := r.placeIn(&e)
 		if reason != "" {
@@ -103,7 +116,7 @@ func Backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 	r.advance(until, true)
 	r.res.Violations = r.monitor.Violations()
 	r.res.Actions = r.auto.Actions()
-	return r.res, nil
+	return r, nil
 }
 
 // touch is a deal changed at the current instant, and its aggregate.
@@ -129,6 +142,7 @@ type replay struct {
 	seq      int64
 	prev     funnelwatch.Deal // the deal before the event apply folds
 	names    names            // one copy of each name the deals repeat
+	fz       freezer          // the closed deals kept as records (freeze.go)
 
 	// A backtest's action events, made in place (see act).
 	actEvent funnelwatch.Event
@@ -142,7 +156,8 @@ type replay struct {
 	seen         map[string]bool // keys of action events the log showed before the action was decided here
 }
 
-func (r *replay) deal(id string) *Aggregate { return r.aggs[id] }
+// deal returns the deal's aggregate (nil: none), thawed if it was frozen.
+func (r *replay) deal(id string) *Aggregate { return r.thaw(r.aggs[id]) }
 
 // openDeals returns how many open deals the user is responsible for; the
 // automator counts them as the deals change (a role goes to the one with
@@ -248,6 +263,9 @@ func (r *replay) advance(now time.Time, inclusive bool) {
 // webhooks change nothing in the funnel. Live, the hook takes the action
 // and its event to the outbox and the log.
 func (r *replay) act(x *Action) {
+	if x.DealID != "" {
+		r.deal(x.DealID) // a copy reads the deal from the map
+	}
 	observed := r.mode == Observe || (!r.observeUntil.IsZero() && !x.At.After(r.observeUntil))
 	var e *funnelwatch.Event
 	reason := ""
@@ -298,13 +316,14 @@ func (r *replay) apply(e *funnelwatch.Event) { r.applyTo(e, nil) }
 // (nil: looked up).
 func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 	r.seq++
+	r.fz.since++
 	if e.Seq == 0 {
 		e.Seq = r.seq
 	}
 	var prev *funnelwatch.Deal
 	if e.DealID != "" {
 		if a == nil {
-			a = r.aggs[e.DealID]
+			a = r.deal(e.DealID)
 		}
 		if a == nil {
 			a = newUntracked()
@@ -323,7 +342,7 @@ func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 		}
 		if d := a.Deal; d != nil && d.ContactID != "" && r.best != nil {
 			if cur := r.best[d.ContactID]; cur != a { // else already the contact's deal
-				if cur == nil || betterDeal(d, cur.Deal) {
+				if cur == nil || betterDeal(d, r.thaw(cur).Deal) {
 					r.best[d.ContactID] = a
 				}
 			}
@@ -449,14 +468,14 @@ func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 		if _, ok := f.Pipeline(e.Deal.Pipeline); !ok {
 			return fmt.Sprintf("unknown pipeline %q", e.Deal.Pipeline), nil
 		}
-		if a := r.aggs[e.Deal.ID]; a != nil && a.Deal != nil {
+		if a := r.deal(e.Deal.ID); a != nil && a.Deal != nil {
 			return fmt.Sprintf("deal %q already exists", e.Deal.ID), nil
 		}
 		e.DealID = e.Deal.ID
 		return "", nil
 	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted, funnelwatch.EventTaskRescheduled:
 		// The task's deal, placed when the task was created.
-		a := r.taskDeal[e.TaskID]
+		a := r.thaw(r.taskDeal[e.TaskID])
 		if a == nil || a.Deal == nil {
 			return fmt.Sprintf("unknown task %q", e.TaskID), nil
 		}
@@ -465,7 +484,7 @@ func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 	case funnelwatch.EventCall:
 		if e.DealID = e.Call.DealID; e.DealID == "" {
 			if id, _ := contactKey(&funnelwatch.ContactInfo{Phone: e.Call.Phone}); id != "" {
-				if a := r.best[id]; a != nil {
+				if a := r.thaw(r.best[id]); a != nil {
 					e.DealID = a.Deal.ID
 					return "", a
 				}
@@ -475,7 +494,7 @@ func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 	default:
 		e.DealID = e.DealRef()
 	}
-	a := r.aggs[e.DealID]
+	a := r.deal(e.DealID)
 	if a == nil || a.Deal == nil {
 		return fmt.Sprintf("unknown deal %q", e.DealID), nil
 	}

@@ -94,6 +94,9 @@ type Live struct {
 	lastSnap     time.Time
 	lastSnapCost time.Duration
 	snapSize     int
+	// freezeEvery paces the sweeps for closed deals to freeze (see
+	// freezer.every; tests set it).
+	freezeEvery int
 
 	// The batches the Ingestor committed, as the log holds them, not yet
 	// taken (see take); guarded by hmu, not mu: the Ingestor hands them
@@ -116,6 +119,9 @@ type LiveStats struct {
 	Handed        int64 // of Events, those taken as the Ingestor committed them, not read back from the log
 	Restored      int64 // the seq of the snapshot the engine started from (0: it read the whole log)
 	Snapshots     int64 // snapshots written since start
+	Deals         int   // deals held, frozen ones included
+	Frozen        int   // closed deals held as records (see freezer)
+	Thawed        int64 // frozen deals read back since start
 }
 
 // outputs are what waits to be written.
@@ -175,6 +181,7 @@ func (l *Live) Stats() LiveStats {
 	if l.r != nil {
 		s.OpenFindings = l.r.monitor.OpenCount()
 		s.PendingTimers = l.r.monitor.PendingTimers() + l.r.auto.Pending()
+		s.Deals, s.Frozen, s.Thawed = len(l.r.aggs), len(l.r.fz.recs), l.r.fz.thawed
 	}
 	return s
 }
@@ -252,7 +259,7 @@ func (l *Live) start(ctx context.Context) error {
 func (l *Live) newReplay() *replay {
 	r := &replay{regs: l.Regs, mode: Simulate, aggs: map[string]*Aggregate{},
 		monitor: NewMonitor(l.Regs), auto: NewAutomator(l.Regs), res: &BacktestResult{},
-		observeUntil: l.ObserveUntil, echo: map[string]bool{}, seen: map[string]bool{}}
+		observeUntil: l.ObserveUntil, echo: map[string]bool{}, seen: map[string]bool{}, fz: freezer{every: l.freezeEvery}}
 	r.monitor.Forget()
 	r.auto.Forget()
 	r.onAction = l.onAction
@@ -386,6 +393,7 @@ func (l *Live) Step(ctx context.Context) error {
 		// Catching up on a long log: write as it goes, so what waits
 		// stays small.
 		l.collect()
+		l.r.sweepIfDue()
 		if len(l.out.violations)+len(l.out.actions) > 5000 {
 			if err := l.write(ctx); err != nil {
 				return err
@@ -394,6 +402,7 @@ func (l *Live) Step(ctx context.Context) error {
 	}
 	l.tick(l.now())
 	l.collect()
+	l.r.sweepIfDue()
 	if !l.caught {
 		l.caught = true
 		l.reconcile()
@@ -433,7 +442,7 @@ func (l *Live) feed(ctx context.Context, e *funnelwatch.Event) error {
 		r.instant = e.At
 		l.clock = e.At
 	}
-	if a := r.aggs[e.DealID]; e.DealID != "" && a != nil && a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
+	if a := r.deal(e.DealID); e.DealID != "" && a != nil && a.Deal != nil && e.At.Before(a.Deal.LastEventAt) {
 		if err := l.refold(ctx, e); err != nil {
 			return err
 		}
@@ -476,7 +485,7 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 		}
 	}
 	slices.SortStableFunc(kept, func(a, b funnelwatch.Event) int { return a.At.Compare(b.At) })
-	old := r.aggs[e.DealID]
+	old := r.deal(e.DealID)
 	prev := *old.Deal
 	a := Fold(&r.regs.Funnel, kept)
 	a.untrack() // the engine's copy writes nothing: no visits to keep

@@ -122,3 +122,101 @@ func BenchmarkOpenDeals(b *testing.B) {
 		}
 	})
 }
+
+// closedDealEvents returns the events of the i-th deal of the closed-deals
+// benchmark: created on the contact stage a minute after the one before,
+// noted, given a task, called, its task done, moved on and won twenty
+// minutes later — a sales team's ordinary deal, closed.
+func closedDealEvents(i int, start time.Time) [7]funnelwatch.Event {
+	at := start.Add(time.Duration(i) * time.Minute)
+	due := at.Add(2 * time.Hour)
+	id := "D" + strconv.Itoa(i)
+	users := [...]string{"roman", "olga"}
+	user := users[i%2]
+	phone := fmt.Sprintf("+7912%07d", i%10_000_000)
+	return [7]funnelwatch.Event{
+		{ID: "c" + id, Type: funnelwatch.EventDealCreated, At: at, Deal: &funnelwatch.DealPayload{ID: id, Pipeline: "sales", Stage: "contact",
+			Responsible: user, Amount: float64(1000 * (3 + i%150)), Source: "avito",
+			Contact: &funnelwatch.ContactInfo{Name: "Клиент", Phone: phone}}},
+		{ID: "n" + id, Type: funnelwatch.EventNoteAdded, At: at, Actor: user,
+			Note: &funnelwatch.NotePayload{ID: "N" + id, DealID: id, Author: user, Text: "Клиент просит КП, отправлю сегодня"}},
+		{ID: "t" + id, Type: funnelwatch.EventTaskCreated, At: at,
+			Task: &funnelwatch.TaskPayload{ID: "T" + id, DealID: id, Due: &due, Text: "Отправить КП и перезвонить", Kind: "call"}},
+		{ID: "k" + id, Type: funnelwatch.EventCall, At: at.Add(5 * time.Minute), Call: &funnelwatch.CallPayload{ID: "K" + id, User: user,
+			Direction: "outbound", Phone: phone, StartedAt: at.Add(5 * time.Minute), DurationS: 180, Answered: true, DealID: id}},
+		{ID: "d" + id, Type: funnelwatch.EventTaskCompleted, At: at.Add(10 * time.Minute), TaskID: "T" + id, Result: "КП отправлено"},
+		{ID: "r" + id, Type: funnelwatch.EventDealStageChanged, At: at.Add(10 * time.Minute), DealID: id, ToStage: "ready"},
+		{ID: "w" + id, Type: funnelwatch.EventDealStageChanged, At: at.Add(20 * time.Minute), DealID: id, ToStage: "won"},
+	}
+}
+
+// BenchmarkClosedDeals holds closed deals in the engine as a replay does
+// — a year and more of a team's history, a deal a minute — and reports
+// the Go heap they take when the engine keeps the closed ones that wait
+// on nothing as records (freezer), beside the same replay keeping every
+// deal live (the baseline, in the same run). FW_CLOSED_DEALS sets the
+// count (default 200,000).
+func BenchmarkClosedDeals(b *testing.B) {
+	regs, err := regulations.ParseFile("../cmd/funnelwatch/bench_regulations.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("FW_CLOSED_DEALS")); err == nil && v > 0 {
+		n = v
+	}
+	start := time.Date(2025, 8, 1, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		every int
+	}{{"all-live-baseline", -1}, {"closed-frozen", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				before := heapAlloc()
+				// As the live engine holds them: its events come placed
+				// on their deals (no maps of tasks and contacts).
+				r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{},
+					monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{},
+					fz: freezer{every: c.every}}
+				r.monitor.Forget()
+				r.auto.Forget()
+				r.auto.Start(start)
+				events := 0
+				for i := range n {
+					evs := closedDealEvents(i, start)
+					for j := range evs {
+						e := evs[j]
+						if !e.At.Equal(r.instant) {
+							r.settle()
+							r.advance(e.At, false)
+							r.instant = e.At
+							r.sweepIfDue()
+						}
+						if e.DealID == "" {
+							e.DealID = e.DealRef()
+						}
+						if e.DealID == "" {
+							e.DealID = "D" + strconv.Itoa(i) // the task's
+						}
+						r.apply(&e)
+						events++
+					}
+				}
+				r.settle()
+				after := heapAlloc()
+				b.ReportMetric(float64(after-before)/(1<<20), "MiB")
+				b.ReportMetric(float64(after-before)/float64(n), "B/deal")
+				b.ReportMetric(float64(len(r.fz.recs)), "frozen")
+				recs := 0
+				for _, rec := range r.fz.recs {
+					recs += len(rec)
+				}
+				if len(r.fz.recs) > 0 {
+					b.ReportMetric(float64(recs)/float64(len(r.fz.recs)), "B/record")
+				}
+				b.ReportMetric(float64(events), "events")
+				runtime.KeepAlive(r)
+			}
+		})
+	}
+}

@@ -74,10 +74,7 @@ func (l *Live) snapshot() ([]byte, error) {
 	}
 	buf := make([]byte, 0, size+4096)
 	e := &snapEncoder{r: r, w: snapWriter{b: buf, home: l.Regs.Location}, vs: map[*Violation]bool{},
-		rules: make(map[*regulations.QualityRule]int, len(l.Regs.Quality))}
-	for i := range l.Regs.Quality {
-		e.rules[&l.Regs.Quality[i]] = i
-	}
+		rules: ruleIndex(l.Regs)}
 	w := &e.w
 	w.b = append(w.b, snapMagic...)
 	w.int(l.seq)
@@ -92,7 +89,12 @@ func (l *Live) snapshot() ([]byte, error) {
 	ids := slices.Sorted(maps.Keys(r.aggs))
 	w.uint(uint64(len(ids)))
 	for _, id := range ids {
-		if err := e.deal(id, r.aggs[id]); err != nil {
+		a := r.aggs[id]
+		if rec := r.frozenRecord(a); rec != nil {
+			w.b = append(w.b, rec...) // what e.deal wrote when it froze
+			continue
+		}
+		if err := e.deal(id, a); err != nil {
 			return nil, err
 		}
 	}
@@ -612,9 +614,17 @@ func (d *snapDecoder) rates() {
 }
 
 func (d *snapDecoder) deal() {
+	a := newUntracked()
+	if id := d.dealInto(a); d.in.err == nil {
+		d.r.aggs[id] = a
+	}
+}
+
+// dealInto reads a deal's record into a, a new aggregate or a frozen
+// one, and returns the deal's id.
+func (d *snapDecoder) dealInto(a *Aggregate) string {
 	r, in := d.r, &d.in
 	id := in.str()
-	a := newUntracked()
 	a.rev = uint32(in.uint())
 	if in.bool() {
 		dl := &funnelwatch.Deal{ID: in.str(), Pipeline: r.names.of(in.str()), Stage: r.names.of(in.str()),
@@ -637,15 +647,15 @@ func (d *snapDecoder) deal() {
 		}
 	}
 	if in.err != nil {
-		return
+		return id
 	}
-	r.aggs[id] = a
 	if in.bool() {
 		a.mon = d.mon(a, id)
 	}
 	if in.bool() {
 		a.auto = d.auto(a, id)
 	}
+	return id
 }
 
 func (d *snapDecoder) task() *funnelwatch.Task {

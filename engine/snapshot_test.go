@@ -26,12 +26,13 @@ type snapRig struct {
 	until  time.Time
 	clock  time.Time
 	every  int
+	freeze int // the engine's freezeEvery
 	in     *Ingestor
 	live   *Live
 	starts []int64 // the seq each restart resumed from
 }
 
-func newSnapRig(t *testing.T, regs *regulations.Regulations, until time.Time, every int) *snapRig {
+func newSnapRig(t *testing.T, regs *regulations.Regulations, until time.Time, every, freeze int) *snapRig {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "fw.db"))
 	if err != nil {
@@ -41,7 +42,7 @@ func newSnapRig(t *testing.T, regs *regulations.Regulations, until time.Time, ev
 	if err := st.EnsureWorkspace(context.Background(), "w", regs.Company); err != nil {
 		t.Fatal(err)
 	}
-	r := &snapRig{t: t, st: st, regs: regs, until: until, every: every}
+	r := &snapRig{t: t, st: st, regs: regs, until: until, every: every, freeze: freeze}
 	r.start()
 	return r
 }
@@ -50,7 +51,7 @@ func newSnapRig(t *testing.T, regs *regulations.Regulations, until time.Time, ev
 func (r *snapRig) start() {
 	r.in = &Ingestor{Store: r.st, Workspace: "w", Funnel: &r.regs.Funnel}
 	r.live = &Live{Store: r.st, Workspace: "w", Regs: r.regs, Ingestor: r.in, ObserveUntil: r.until,
-		SnapshotEvery: r.every, Now: func() time.Time { return r.clock }}
+		SnapshotEvery: r.every, Now: func() time.Time { return r.clock }, freezeEvery: r.freeze}
 }
 
 func (r *snapRig) ingest(events []funnelwatch.Event) {
@@ -149,38 +150,52 @@ func demoCompany(t testing.TB, days int) (*regulations.Regulations, []funnelwatc
 	return regs, co.Events, end
 }
 
-// An engine restarted from its snapshot before every step finds, does
-// and writes exactly what one that never stopped does: the demo
+// An engine restarted from its snapshot before every step, and one that
+// freezes its closed deals whenever it can, find, do and write exactly
+// what one that never stopped and never froze a deal does: the demo
 // company's history in chunks, the wall clock half an hour past each
 // (its deadlines fire between them, and the next chunk's first events
 // arrive late); then three days past the recorded history, half a day
 // a step, when the robots' actions are applied (their events come back
-// through the log).
+// through the log). The resumed engine freezes too, so its snapshots
+// carry frozen deals.
 func TestEngineResumedFromSnapshotsDoesWhatTheRunningOneDoes(t *testing.T) {
 	days := 45
 	if testing.Short() {
 		days = 15
 	}
 	regs, events, end := demoCompany(t, days)
-	running := newSnapRig(t, regs, end, -1)
-	resumed := newSnapRig(t, regs, end, 1)
+	running := newSnapRig(t, regs, end, -1, -1)
+	resumed := newSnapRig(t, regs, end, 1, 1)
+	frozen := newSnapRig(t, regs, end, -1, 1)
+	rigs := []*snapRig{running, resumed, frozen}
 	const chunks = 24
 	size := (len(events) + chunks - 1) / chunks
+	maxFrozen := 0
 	for i := 0; i < len(events); i += size {
 		chunk := events[i:min(i+size, len(events))]
 		clock := chunk[len(chunk)-1].At.Add(30 * time.Minute)
-		for _, r := range []*snapRig{running, resumed} {
+		for _, r := range rigs {
 			r.clock = clock
 			r.ingest(chunk)
 			r.step(r == resumed && i > 0)
 		}
+		maxFrozen = max(maxFrozen, frozen.live.Stats().Frozen)
 	}
 	// Three days on: the deadlines left come due, and the robots act.
 	for range 6 {
-		for _, r := range []*snapRig{running, resumed} {
+		for _, r := range rigs {
 			r.clock = r.clock.Add(12 * time.Hour)
 			r.step(r == resumed)
 		}
+	}
+	st := frozen.live.Stats()
+	t.Logf("freezing engine: %d deals held, at most %d frozen, %d thawed", st.Deals, maxFrozen, st.Thawed)
+	if maxFrozen == 0 || st.Thawed == 0 {
+		t.Fatalf("nothing to compare: %d deals frozen at most, %d thawed", maxFrozen, st.Thawed)
+	}
+	if n := running.live.Stats().Frozen; n != 0 {
+		t.Fatalf("the engine that never freezes holds %d frozen deals", n)
 	}
 	for i, seq := range resumed.starts {
 		if seq == 0 {
@@ -191,14 +206,16 @@ func TestEngineResumedFromSnapshotsDoesWhatTheRunningOneDoes(t *testing.T) {
 		t.Fatalf("the engine that never stopped resumed from seq %d", n)
 	}
 	wantV, wantA, wantE := running.stored()
-	gotV, gotA, gotE := resumed.stored()
 	if len(wantV) == 0 || len(wantA) == 0 {
 		t.Fatalf("nothing to compare: %d findings, %d actions", len(wantV), len(wantA))
 	}
 	t.Logf("%d events, %d restarts; %d findings, %d actions, %d events in the log", len(events), len(resumed.starts), len(wantV), len(wantA), len(wantE))
-	diff(t, "findings", gotV, wantV)
-	diff(t, "actions", gotA, wantA)
-	diff(t, "log", gotE, wantE)
+	for _, r := range []*snapRig{resumed, frozen} {
+		gotV, gotA, gotE := r.stored()
+		diff(t, "findings", gotV, wantV)
+		diff(t, "actions", gotA, wantA)
+		diff(t, "log", gotE, wantE)
+	}
 }
 
 func diff(t *testing.T, what string, got, want []string) {
@@ -228,7 +245,7 @@ func diff(t *testing.T, what string, got, want []string) {
 // offset).
 func TestSnapshotReadBackIsTheSame(t *testing.T) {
 	regs, events, _ := demoCompany(t, 20)
-	r := newSnapRig(t, regs, events[len(events)/3].At, -1)
+	r := newSnapRig(t, regs, events[len(events)/3].At, -1, 0)
 	r.clock = events[len(events)*2/3].At
 	r.ingest(events[:len(events)*2/3])
 	r.step(false)
@@ -294,7 +311,7 @@ func TestSnapshotReadBackIsTheSame(t *testing.T) {
 // read: the engine reads the whole log and finds what it would have.
 func TestSnapshotOfOtherRegulationsIsNotUsed(t *testing.T) {
 	regs, events, _ := demoCompany(t, 10)
-	r := newSnapRig(t, regs, time.Time{}, 1)
+	r := newSnapRig(t, regs, time.Time{}, 1, 0)
 	r.clock = events[len(events)-1].At
 	r.ingest(events)
 	r.step(false)

@@ -86,6 +86,10 @@ func New(src Sources) *Metrics {
 			func(s engine.LiveStats) float64 { return float64(s.OpenFindings) })
 		gauge("funnelwatch_engine_late_events_total", "Events that arrived after the engine's clock had passed their time.",
 			func(s engine.LiveStats) float64 { return float64(s.Late) })
+		gauge("funnelwatch_engine_deals", "Deals the rules engine holds, open and closed.",
+			func(s engine.LiveStats) float64 { return float64(s.Deals) })
+		gauge("funnelwatch_engine_frozen_deals", "Closed deals the rules engine holds as compact records until something asks for them.",
+			func(s engine.LiveStats) float64 { return float64(s.Frozen) })
 		gauge("funnelwatch_engine_resumed_seq", "The log's seq of the snapshot the rules engine started from (0: it read the whole log).",
 			func(s engine.LiveStats) float64 { return float64(s.Restored) })
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
