@@ -181,10 +181,11 @@ type instance struct {
 }
 
 // queued is a firing on the automator's queue: an event's or a
-// schedule's (f), or the earliest deadline of a deal (da).
+// schedule's (f), or the earliest deadline of a deal, named by its id
+// (its state may be frozen meanwhile: see check).
 type queued struct {
-	f  *firing
-	da *dealAuto
+	f    *firing
+	deal string
 }
 
 // firstQueued returns the index of the deal's deadline that fires first
@@ -214,7 +215,7 @@ func (a *Automator) arm(da *dealAuto) {
 		x := &da.insts[i]
 		x.armed = true
 		a.armed++
-		a.queue.addAt(x.at, x.seq, queued{da: da})
+		a.queue.addAt(x.at, x.seq, queued{deal: da.id})
 	}
 }
 
@@ -697,8 +698,12 @@ func (a *Automator) Fire(now time.Time, inclusive bool, deal func(id string) *Ag
 		if !ok {
 			break
 		}
-		if da := it.v.da; da != nil {
-			out = a.fire(it.at, a.deadlineFiring(da, it.seq), deal, openDeals, out)
+		if id := it.v.deal; id != "" {
+			agg := deal(id)
+			if agg == nil || agg.auto == nil {
+				panic("engine: a deadline of deal " + id + ", whose state no deal holds")
+			}
+			out = a.fire(it.at, a.deadlineFiring(agg.auto, it.seq), deal, openDeals, out)
 			continue
 		}
 		f := it.v.f

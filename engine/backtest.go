@@ -82,8 +82,8 @@ func backtest(regs *regulations.Regulations, events []funnelwatch.Event, until t
 			tasks++
 		}
 	}
-	r := &replay{regs: regs, mode: mode, aggs: make(map[string]*Aggregate, deals), taskDeal: make(map[string]*Aggregate, tasks),
-		best: make(map[string]*Aggregate, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until},
+	r := &replay{regs: regs, mode: mode, aggs: make(map[string]*Aggregate, deals), taskDeal: make(map[string]string, tasks),
+		best: make(map[string]string, deals), monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{Until: until},
 		fz: freezer{every: freezeEvery}}
 	if len(order) > 0 {
 		r.auto.Start(events[order[0]].At)
@@ -132,8 +132,9 @@ type replay struct {
 	aggs map[string]*Aggregate
 	// What places an event by its task or a call by its phone (nil when
 	// the events come placed, as the live engine's do).
-	taskDeal map[string]*Aggregate
-	best     map[string]*Aggregate // contact → its deal, for calls without one
+	// By id, not by aggregate: a deal may be frozen meanwhile (freezer).
+	taskDeal map[string]string
+	best     map[string]string // contact → its deal, for calls without one
 	monitor  *Monitor
 	auto     *Automator
 	res      *BacktestResult
@@ -157,7 +158,12 @@ type replay struct {
 }
 
 // deal returns the deal's aggregate (nil: none), thawed if it was frozen.
-func (r *replay) deal(id string) *Aggregate { return r.thaw(r.aggs[id]) }
+func (r *replay) deal(id string) *Aggregate {
+	if a := r.aggs[id]; a != nil || len(r.fz.recs) == 0 {
+		return a
+	}
+	return r.thaw(id)
+}
 
 // openDeals returns how many open deals the user is responsible for; the
 // automator counts them as the deals change (a role goes to the one with
@@ -316,7 +322,6 @@ func (r *replay) apply(e *funnelwatch.Event) { r.applyTo(e, nil) }
 // (nil: looked up).
 func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 	r.seq++
-	r.fz.since++
 	if e.Seq == 0 {
 		e.Seq = r.seq
 	}
@@ -337,13 +342,14 @@ func (r *replay) applyTo(e *funnelwatch.Event, a *Aggregate) {
 		}
 		a.Apply(&r.regs.Funnel, e)
 		r.share(e, a)
+		r.touchedDeal(e.DealID)
 		if e.Task != nil && r.taskDeal != nil {
-			r.taskDeal[e.Task.ID] = a
+			r.taskDeal[e.Task.ID] = e.DealID
 		}
 		if d := a.Deal; d != nil && d.ContactID != "" && r.best != nil {
-			if cur := r.best[d.ContactID]; cur != a { // else already the contact's deal
-				if cur == nil || betterDeal(d, r.thaw(cur).Deal) {
-					r.best[d.ContactID] = a
+			if cur := r.best[d.ContactID]; cur != e.DealID { // else already the contact's deal
+				if c := r.deal(cur); c == nil || betterDeal(d, c.Deal) {
+					r.best[d.ContactID] = e.DealID
 				}
 			}
 		}
@@ -475,7 +481,7 @@ func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 		return "", nil
 	case funnelwatch.EventTaskCompleted, funnelwatch.EventTaskDeleted, funnelwatch.EventTaskRescheduled:
 		// The task's deal, placed when the task was created.
-		a := r.thaw(r.taskDeal[e.TaskID])
+		a := r.deal(r.taskDeal[e.TaskID])
 		if a == nil || a.Deal == nil {
 			return fmt.Sprintf("unknown task %q", e.TaskID), nil
 		}
@@ -484,7 +490,7 @@ func (r *replay) placeIn(e *funnelwatch.Event) (string, *Aggregate) {
 	case funnelwatch.EventCall:
 		if e.DealID = e.Call.DealID; e.DealID == "" {
 			if id, _ := contactKey(&funnelwatch.ContactInfo{Phone: e.Call.Phone}); id != "" {
-				if a := r.thaw(r.best[id]); a != nil {
+				if a := r.deal(r.best[id]); a != nil {
 					e.DealID = a.Deal.ID
 					return "", a
 				}

@@ -7,62 +7,82 @@ import (
 	"github.com/funnelwatch/funnelwatch/regulations"
 )
 
-// A closed deal that waits on nothing — no check of the rules, no robot's
-// deadline, no finding open or condition waiting out its grace — is kept
-// frozen: as its snapshot record (snapEncoder.deal: the deal, its tasks,
-// what the rules and the robots keep of it), a few hundred bytes, rather
-// than as the live structures, which were ~1.5 KiB a deal and more a
-// task. The engine holds every deal it has seen, and most of a CRM's
-// deals are closed: without this a server's memory grew with its whole
-// history. A frozen deal keeps its aggregate (the same pointer: what
-// holds it still does) with the deal, tasks and states taken out, and
-// is thawed — read back into the same aggregate — the moment anything
-// asks for it (an event, a late event's re-fold, a copy of it, a call
-// placed on it); nothing the engine finds or does depends on whether a
-// deal was frozen (TestFrozenDealsChangeNothing).
+// A deal the engine has not seen an event of for a while, with no
+// finding open and no condition waiting out its grace, is kept frozen: as
+// its snapshot record (snapEncoder.deal: the deal, its tasks, what the
+// rules and the robots keep of it, their deadlines included), a few
+// hundred bytes, rather than as the live structures, ~1.4 KiB a deal and
+// more a task. The agenda and the robots' queue name a deal by its id,
+// so its deadlines stay where they are; when one comes due, or anything
+// else asks for the deal (an event, a late event's re-fold, a copy of
+// it, a call placed on it), the record is read back into a new aggregate
+// in the replay's map. The engine holds every deal it has seen, open and
+// closed: without this its memory grew with the company's whole history
+// and with its open deals at ~1.4 KiB each. Nothing the engine finds or
+// does depends on whether a deal was frozen (TestFrozenDealsChangeNothing).
 
 // freezer holds the frozen deals of a replay.
 type freezer struct {
-	recs map[*Aggregate][]byte // by the aggregate left in the replay's map
+	recs map[string][]byte // by deal id; a frozen deal is not in the replay's map
 	// every: events between two sweeps for deals to freeze (0: the
-	// default, a quarter of the deals held and at least minSweep; < 0:
+	// default, a quarter of the live deals and at least minSweep; < 0:
 	// never).
-	every  int
-	since  int // events since the last sweep
+	every int
+	since int // events since the last sweep
+	// hot: the deals that got an event since the last sweep, which stay
+	// live (nil when freezing is off).
+	hot    map[string]bool
 	enc    *snapEncoder
 	zones  map[int]*time.Location
 	thawed int64 // deals thawed since start
 }
 
 // minSweep is the fewest events between two sweeps: a sweep looks at
-// every deal held, so they are spaced in proportion to the deals.
+// every live deal, so they are spaced in proportion to those.
 const minSweep = 20000
 
-// thaw reads a frozen deal back into its aggregate; a is returned, for
-// use in expressions. It does nothing to a live one.
-func (r *replay) thaw(a *Aggregate) *Aggregate {
-	if a == nil || a.Deal != nil || len(r.fz.recs) == 0 {
-		return a
+// holds reports whether the replay holds the deal, live or frozen.
+func (r *replay) holds(id string) bool {
+	if _, ok := r.aggs[id]; ok {
+		return true
 	}
-	rec, ok := r.fz.recs[a]
+	_, ok := r.fz.recs[id]
+	return ok
+}
+
+// touchedDeal notes an event of the deal for the sweeps.
+func (r *replay) touchedDeal(id string) {
+	r.fz.since++
+	if r.fz.every >= 0 {
+		if r.fz.hot == nil {
+			r.fz.hot = map[string]bool{}
+		}
+		r.fz.hot[id] = true
+	}
+}
+
+// thaw reads a frozen deal back into the replay's map and returns its
+// aggregate (nil when the deal is not frozen).
+func (r *replay) thaw(id string) *Aggregate {
+	rec, ok := r.fz.recs[id]
 	if !ok {
-		return a
+		return nil
 	}
-	delete(r.fz.recs, a)
+	delete(r.fz.recs, id)
 	r.fz.thawed++
 	if r.fz.zones == nil {
 		r.fz.zones = map[int]*time.Location{}
 	}
 	d := &snapDecoder{r: r, in: snapReader{b: rec, home: r.regs.Location, zones: r.fz.zones}, regs: r.regs}
-	d.dealInto(a)
+	d.deal()
 	if d.in.err == nil && len(d.in.b) > 0 {
 		d.in.fail(fmt.Errorf("%d bytes past its end", len(d.in.b)))
 	}
 	if d.in.err != nil {
-		// The record was written by this process a moment ago.
-		panic(fmt.Sprintf("engine: a frozen deal does not read back: %v", d.in.err))
+		// The record was written by this process, by the same code.
+		panic(fmt.Sprintf("engine: frozen deal %s does not read back: %v", id, d.in.err))
 	}
-	return a
+	return r.aggs[id]
 }
 
 // sweepDue reports whether the deals are to be looked at for freezing.
@@ -77,47 +97,40 @@ func (r *replay) sweepDue() bool {
 	return r.fz.since >= every
 }
 
-// sweepIfDue sweeps when it is due and the replay is at rest: no deal
-// changed at the current instant waits to be evaluated, and no robot's
-// trigger to be queued (both hold aggregates).
+// sweepIfDue sweeps when it is due. It may be called between any two
+// events: the deals changed at the current instant and not yet
+// evaluated, and those whose robots' triggers wait to be queued (which
+// hold their aggregates), got an event since the last sweep and stay
+// live.
 func (r *replay) sweepIfDue() {
-	if r.sweepDue() && len(r.touched) == 0 && len(r.auto.collected) == 0 {
+	if r.sweepDue() {
 		r.sweep()
 	}
 }
 
-// sweep freezes the closed deals that wait on nothing. Called at rest:
-// between instants, with every change evaluated.
+// sweep freezes the deals that wait on nothing but their deadlines and
+// had no event since the last sweep.
 func (r *replay) sweep() {
 	r.fz.since = 0
 	for id, a := range r.aggs {
-		if r.inert(id, a) {
+		if !r.fz.hot[id] && r.inert(id, a) {
 			r.freeze(id, a)
 		}
 	}
+	clear(r.fz.hot)
 }
 
-// inert reports whether nothing but the deal itself refers to the deal's
-// state: it is closed, no check or deadline of it is on the agenda or the
-// queue (which point to its states), and no finding of it is open or
-// waiting. Everything else that names it does so by its id, and finds it
-// through the replay's map, which thaws it.
+// inert reports whether nothing but the replay's map refers to the deal's
+// aggregate and states by pointer: no finding of it is open or waiting
+// out its grace (the findings are shared with the monitor's history and
+// the store's writes), and the monitor is not re-evaluating a late event
+// of it. Its deadlines name it by its id.
 func (r *replay) inert(id string, a *Aggregate) bool {
-	d := a.Deal
-	if d == nil || d.Open() {
+	if a.Deal == nil {
 		return false
 	}
-	if ds := a.mon; ds != nil {
-		if len(ds.due) > 0 || (ds.conds != nil && (len(ds.conds.open) > 0 || len(ds.conds.since) > 0)) {
-			return false
-		}
-	}
-	if da := a.auto; da != nil {
-		for i := range da.insts {
-			if da.insts[i].queued || da.insts[i].armed {
-				return false
-			}
-		}
+	if ds := a.mon; ds != nil && ds.conds != nil && (len(ds.conds.open) > 0 || len(ds.conds.since) > 0) {
+		return false
 	}
 	if len(r.monitor.open[id]) > 0 {
 		return false
@@ -142,18 +155,10 @@ func (r *replay) freeze(id string, a *Aggregate) {
 		return // kept live: the snapshot would fail on it too, and say why
 	}
 	if fz.recs == nil {
-		fz.recs = map[*Aggregate][]byte{}
+		fz.recs = map[string][]byte{}
 	}
-	fz.recs[a] = append(make([]byte, 0, len(e.w.b)), e.w.b...)
-	a.Deal, a.Tasks, a.open, a.openOK, a.mon, a.auto = nil, nil, nil, false, nil, nil
-}
-
-// frozenRecord returns the record of a frozen deal (nil for a live one).
-func (r *replay) frozenRecord(a *Aggregate) []byte {
-	if a.Deal != nil {
-		return nil
-	}
-	return r.fz.recs[a]
+	fz.recs[id] = append(make([]byte, 0, len(e.w.b)), e.w.b...)
+	delete(r.aggs, id)
 }
 
 // ruleIndex maps each quality rule of the regulations to its place.

@@ -120,7 +120,7 @@ type LiveStats struct {
 	Restored      int64 // the seq of the snapshot the engine started from (0: it read the whole log)
 	Snapshots     int64 // snapshots written since start
 	Deals         int   // deals held, frozen ones included
-	Frozen        int   // closed deals held as records (see freezer)
+	Frozen        int   // deals held as records (see freezer)
 	Thawed        int64 // frozen deals read back since start
 }
 
@@ -181,7 +181,7 @@ func (l *Live) Stats() LiveStats {
 	if l.r != nil {
 		s.OpenFindings = l.r.monitor.OpenCount()
 		s.PendingTimers = l.r.monitor.PendingTimers() + l.r.auto.Pending()
-		s.Deals, s.Frozen, s.Thawed = len(l.r.aggs), len(l.r.fz.recs), l.r.fz.thawed
+		s.Deals, s.Frozen, s.Thawed = len(l.r.aggs)+len(l.r.fz.recs), len(l.r.fz.recs), l.r.fz.thawed
 	}
 	return s
 }
@@ -501,6 +501,7 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 		}
 	}
 	r.touched = append(r.touched, touch{e.DealID, a})
+	r.touchedDeal(e.DealID)
 	r.monitor.Observe(e, &prev, a, r.deal)
 	r.auto.OnEvent(e, &prev, a)
 	return nil

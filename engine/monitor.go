@@ -318,8 +318,12 @@ func (m *Monitor) PendingTimers() int { return m.timers.len() - m.queued + m.due
 // pointed to: the agenda holds a check for nearly every open deal and
 // one for each missed call, and a string in every entry was 8 bytes a
 // deal.
+//
+// A deal's check names the deal by its id, not its state: the state of a
+// deal that waits on its deadlines may be frozen meanwhile (freezer), and
+// is read back when the check comes due.
 type check struct {
-	ds    *dealMon
+	deal  string
 	phone *string
 }
 
@@ -376,7 +380,7 @@ func (m *Monitor) scheduleDeal(ds *dealMon, at time.Time) {
 func (m *Monitor) arm(ds *dealMon) {
 	if i := ds.first(); i >= 0 && ds.due[i].seq&onAgenda == 0 {
 		c := &ds.due[i]
-		m.timers.addAt(c.at, c.place(), check{ds: ds})
+		m.timers.addAt(c.at, c.place(), check{deal: ds.id})
 		c.seq |= onAgenda
 		m.queued++
 	}
@@ -416,10 +420,17 @@ func (m *Monitor) Advance(now time.Time, inclusive bool, deal func(id string) *A
 		}
 		at, c := it.at, it.v
 		switch {
-		case c.ds != nil:
-			m.fired(c.ds, it.seq)
-			if a := c.ds.aggOf(deal); a != nil && a.Deal != nil {
-				m.evaluateAt(at, a, c.ds)
+		case c.deal != "":
+			// The deal holds the state its checks were scheduled in (a
+			// re-folded one is given it; a frozen one is read back).
+			a := deal(c.deal)
+			if a == nil || a.mon == nil {
+				panic("engine: a check of deal " + c.deal + ", whose state no deal holds")
+			}
+			ds := a.mon
+			m.fired(ds, it.seq)
+			if a.Deal != nil {
+				m.evaluateAt(at, a, ds)
 			}
 		case c.phone != nil:
 			delete(m.checks, timer{at: at, phone: *c.phone})

@@ -81,11 +81,23 @@ func BenchmarkOpenDeals(b *testing.B) {
 			runtime.KeepAlive(aggs)
 		}
 	})
-	b.Run("engine", func(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		every int
+	}{{"engine-all-live", -1}, {"engine", 0}} {
+		b.Run(c.name, func(b *testing.B) { openDealsEngine(b, regs, n, start, c.every) })
+	}
+}
+
+// openDealsEngine is BenchmarkOpenDeals's engine, freezing deals as the
+// freezer's every says.
+func openDealsEngine(b *testing.B, regs *regulations.Regulations, n int, start time.Time, every int) {
+	{
 		for b.Loop() {
 			before := heapAlloc()
-			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]*Aggregate{},
-				best: map[string]*Aggregate{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{}}
+			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
+				best: map[string]string{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{},
+				fz: freezer{every: every}}
 			r.monitor.Forget()
 			r.auto.Forget()
 			r.auto.Start(start)
@@ -97,6 +109,7 @@ func BenchmarkOpenDeals(b *testing.B) {
 						r.settle()
 						r.advance(e.At, false)
 						r.instant = e.At
+						r.sweepIfDue()
 					}
 					if reason := r.place(&e); reason != "" {
 						b.Fatal(reason)
@@ -118,9 +131,22 @@ func BenchmarkOpenDeals(b *testing.B) {
 			b.ReportMetric(float64(r.monitor.PendingTimers()), "checks")
 			b.ReportMetric(float64(r.auto.Pending()), "firings")
 			b.ReportMetric(float64(r.monitor.OpenCount()), "findings")
+			b.ReportMetric(float64(len(r.fz.recs)), "frozen")
+			if len(r.fz.recs) > 0 {
+				b.ReportMetric(float64(recordBytes(r))/float64(len(r.fz.recs)), "B/record")
+			}
 			runtime.KeepAlive(r)
 		}
-	})
+	}
+}
+
+// recordBytes sums the frozen deals' records.
+func recordBytes(r *replay) int {
+	n := 0
+	for _, rec := range r.fz.recs {
+		n += len(rec)
+	}
+	return n
 }
 
 // closedDealEvents returns the events of the i-th deal of the closed-deals
@@ -207,12 +233,8 @@ func BenchmarkClosedDeals(b *testing.B) {
 				b.ReportMetric(float64(after-before)/(1<<20), "MiB")
 				b.ReportMetric(float64(after-before)/float64(n), "B/deal")
 				b.ReportMetric(float64(len(r.fz.recs)), "frozen")
-				recs := 0
-				for _, rec := range r.fz.recs {
-					recs += len(rec)
-				}
 				if len(r.fz.recs) > 0 {
-					b.ReportMetric(float64(recs)/float64(len(r.fz.recs)), "B/record")
+					b.ReportMetric(float64(recordBytes(r))/float64(len(r.fz.recs)), "B/record")
 				}
 				b.ReportMetric(float64(events), "events")
 				runtime.KeepAlive(r)

@@ -70,7 +70,7 @@ func (l *Live) snapshot() ([]byte, error) {
 	// deals left a gigabyte of copies behind it.
 	size := l.snapSize + l.snapSize/8
 	if size == 0 {
-		size = 512 * len(r.aggs)
+		size = 512 * (len(r.aggs) + len(r.fz.recs))
 	}
 	buf := make([]byte, 0, size+4096)
 	e := &snapEncoder{r: r, w: snapWriter{b: buf, home: l.Regs.Location}, vs: map[*Violation]bool{},
@@ -86,15 +86,17 @@ func (l *Live) snapshot() ([]byte, error) {
 	e.set(r.echo)
 	e.set(r.seen)
 	e.rates()
-	ids := slices.Sorted(maps.Keys(r.aggs))
+	ids := make([]string, 0, len(r.aggs)+len(r.fz.recs))
+	ids = slices.AppendSeq(ids, maps.Keys(r.aggs))
+	ids = slices.AppendSeq(ids, maps.Keys(r.fz.recs))
+	slices.Sort(ids)
 	w.uint(uint64(len(ids)))
 	for _, id := range ids {
-		a := r.aggs[id]
-		if rec := r.frozenRecord(a); rec != nil {
+		if rec, ok := r.fz.recs[id]; ok {
 			w.b = append(w.b, rec...) // what e.deal wrote when it froze
 			continue
 		}
-		if err := e.deal(id, a); err != nil {
+		if err := e.deal(id, r.aggs[id]); err != nil {
 			return nil, err
 		}
 	}
@@ -380,12 +382,12 @@ func (e *snapEncoder) monitor() error {
 		w.time(it.at)
 		w.uint(it.seq)
 		switch c := it.v; {
-		case c.ds != nil:
-			if a := e.r.aggs[c.ds.id]; a == nil || a.mon != c.ds {
-				return fmt.Errorf("engine snapshot: a check of deal %s, whose state no deal holds", c.ds.id)
+		case c.deal != "":
+			if !e.r.holds(c.deal) {
+				return fmt.Errorf("engine snapshot: a check of deal %s, which it does not hold", c.deal)
 			}
 			w.uint(1)
-			w.str(c.ds.id)
+			w.str(c.deal)
 		case c.phone != nil:
 			w.uint(2)
 			w.str(*c.phone)
@@ -501,11 +503,12 @@ func (e *snapEncoder) automator() error {
 	for _, it := range a.queue.items {
 		w.time(it.at)
 		w.uint(it.seq)
-		w.bool(it.v.da != nil)
-		if it.v.da != nil {
-			if err := e.dealAutoRef(it.v.da); err != nil {
-				return err
+		w.bool(it.v.deal != "")
+		if it.v.deal != "" {
+			if !e.r.holds(it.v.deal) {
+				return fmt.Errorf("engine snapshot: a deadline of deal %s, which it does not hold", it.v.deal)
 			}
+			w.str(it.v.deal)
 		}
 		f := it.v.f
 		w.bool(f != nil)
@@ -585,6 +588,11 @@ func (l *Live) restore(data []byte) error {
 	}
 	l.seq, l.clock, l.cron = seq, clock, cron
 	l.snapSize = len(data)
+	if r.fz.every >= 0 {
+		// Taken at rest: every deal not waiting on a finding goes back
+		// to its record at once rather than after the next events.
+		r.sweep()
+	}
 	return nil
 }
 
@@ -834,7 +842,9 @@ func (d *snapDecoder) monitor() {
 			switch in.uint() {
 			case 0:
 			case 1:
-				it.v.ds = d.monOf(in.str())
+				if ds := d.monOf(in.str()); ds != nil {
+					it.v.deal = ds.id // the deal's own copy of its id
+				}
 			case 2:
 				p := in.str()
 				it.v.phone = &p
@@ -892,7 +902,9 @@ func (d *snapDecoder) automator() {
 		for i := range a.queue.items {
 			it := dueItem[queued]{at: in.time(), seq: in.uint()}
 			if in.bool() {
-				it.v.da = d.autoOf(in.str())
+				if da := d.autoOf(in.str()); da != nil {
+					it.v.deal = da.id
+				}
 			}
 			if in.bool() {
 				idx := in.uint()

@@ -88,7 +88,7 @@ func New(src Sources) *Metrics {
 			func(s engine.LiveStats) float64 { return float64(s.Late) })
 		gauge("funnelwatch_engine_deals", "Deals the rules engine holds, open and closed.",
 			func(s engine.LiveStats) float64 { return float64(s.Deals) })
-		gauge("funnelwatch_engine_frozen_deals", "Closed deals the rules engine holds as compact records until something asks for them.",
+		gauge("funnelwatch_engine_frozen_deals", "Deals the rules engine holds as compact records until an event or a deadline asks for them.",
 			func(s engine.LiveStats) float64 { return float64(s.Frozen) })
 		gauge("funnelwatch_engine_resumed_seq", "The log's seq of the snapshot the rules engine started from (0: it read the whole log).",
 			func(s engine.LiveStats) float64 { return float64(s.Restored) })
