@@ -36,7 +36,7 @@ import (
 
 // snapshotFormat names the layout of the records below; change it with
 // them.
-const snapshotFormat = "engine/1"
+const snapshotFormat = "engine/2"
 
 // RegulationsDigest fingerprints the regulations as parsed: a snapshot
 // taken under other regulations is not used.
@@ -100,6 +100,7 @@ func (l *Live) snapshot() ([]byte, error) {
 			return nil, err
 		}
 	}
+	w.restart() // a frozen record, appended as it is, left the chain elsewhere
 	if err := e.monitor(); err != nil {
 		return nil, err
 	}
@@ -111,6 +112,7 @@ func (l *Live) snapshot() ([]byte, error) {
 
 type snapEncoder struct {
 	r     *replay
+	cur   string // the id of the deal whose record is being written
 	w     snapWriter
 	vs    map[*Violation]bool // written: each finding is held in one place
 	rules map[*regulations.QualityRule]int
@@ -152,11 +154,13 @@ func (e *snapEncoder) rates() {
 
 func (e *snapEncoder) deal(id string, a *Aggregate) error {
 	w := &e.w
+	w.restart()
+	e.cur = id
 	w.str(id)
 	w.uint(uint64(a.rev))
 	w.bool(a.Deal != nil)
 	if d := a.Deal; d != nil {
-		w.str(d.ID)
+		w.strAs(d.ID, id)
 		w.str(d.Pipeline)
 		w.str(d.Stage)
 		w.str(string(d.Status))
@@ -208,7 +212,7 @@ func (e *snapEncoder) deal(id string, a *Aggregate) error {
 func (e *snapEncoder) task(t *funnelwatch.Task) {
 	w := &e.w
 	w.str(t.ID)
-	w.str(t.DealID)
+	w.strAs(t.DealID, e.cur)
 	w.str(t.Assignee)
 	w.str(t.Kind)
 	w.str(t.Text)
@@ -578,6 +582,7 @@ func (l *Live) restore(data []byte) error {
 	for ; n > 0 && in.err == nil; n-- {
 		d.deal()
 	}
+	in.restart()
 	d.monitor()
 	d.automator()
 	if in.err == nil && len(in.b) > 0 {
@@ -600,6 +605,7 @@ type snapDecoder struct {
 	r    *replay
 	in   snapReader
 	regs *regulations.Regulations
+	cur  string // the id of the deal whose record is being read
 }
 
 func (d *snapDecoder) set(m map[string]bool) {
@@ -632,10 +638,12 @@ func (d *snapDecoder) deal() {
 // one, and returns the deal's id.
 func (d *snapDecoder) dealInto(a *Aggregate) string {
 	r, in := d.r, &d.in
+	in.restart()
 	id := in.str()
+	d.cur = id
 	a.rev = uint32(in.uint())
 	if in.bool() {
-		dl := &funnelwatch.Deal{ID: in.str(), Pipeline: r.names.of(in.str()), Stage: r.names.of(in.str()),
+		dl := &funnelwatch.Deal{ID: in.strAs(id), Pipeline: r.names.of(in.str()), Stage: r.names.of(in.str()),
 			Status: funnelwatch.DealStatus(r.names.of(in.str())), Name: in.str(), Responsible: r.names.of(in.str()),
 			ContactID: in.str(), Amount: in.float(), Source: r.names.of(in.str())}
 		if fields := in.raw(); len(fields) > 0 && in.err == nil {
@@ -668,7 +676,7 @@ func (d *snapDecoder) dealInto(a *Aggregate) string {
 
 func (d *snapDecoder) task() *funnelwatch.Task {
 	r, in := d.r, &d.in
-	t := &funnelwatch.Task{ID: in.str(), DealID: in.str(), Assignee: r.names.of(in.str()), Kind: r.names.of(in.str()),
+	t := &funnelwatch.Task{ID: in.str(), DealID: in.strAs(d.cur), Assignee: r.names.of(in.str()), Kind: r.names.of(in.str()),
 		Text: in.str(), Due: in.timePtr(), CreatedAt: in.time(), CreatedBy: r.names.of(in.str()),
 		CompletedAt: in.timePtr(), Result: in.str(), Deleted: in.bool(), Reschedules: int(in.int())}
 	return t

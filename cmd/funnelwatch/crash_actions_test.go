@@ -155,8 +155,18 @@ quality:`, hooks.URL), 1)
 	t.Logf("killed after %d of %d batches; %d webhooks had arrived", acked, batches, keysAtKill)
 
 	_, url = child(t, args...)
-	if _, body := get(t, url+"/metrics", ""); !regexp.MustCompile(`(?m)^funnelwatch_engine_resumed_seq [1-9]`).MatchString(body) {
-		t.Errorf("the restarted engine did not resume from a snapshot:\n%s", grepLines(body, "funnelwatch_engine_"))
+	// The server answers before its engine's first step has read the
+	// snapshot (or the log): asked for a while.
+	resumed := regexp.MustCompile(`(?m)^funnelwatch_engine_resumed_seq [1-9]`)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, body := get(t, url+"/metrics", "")
+		if resumed.MatchString(body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the restarted engine did not resume from a snapshot:\n%s", grepLines(body, "funnelwatch_engine_"))
+			break
+		}
 	}
 	for b := range acked {
 		acc, dup, err := postBatch(url, posted[b])
