@@ -82,7 +82,10 @@ type Ingestor struct {
 	// first eviction. A batch then knows a deal or task it does not hold
 	// is new, without asking the store.
 	whole       bool
-	cache       map[string]*Aggregate
+	cache       map[string]*Aggregate // the deals worked on, live
+	frozen      map[string][]byte     // the other cached deals, as records (ingestcache.go)
+	codec       foldCodec
+	maxLive     int // the live deals kept (0: maxLiveCached; tests set it)
 	taskDeal    map[string]string // task id → deal id, for the cached deals
 	contactDeal map[string]string // contact id → its best deal among the cached ones
 	pending     pending           // changes not yet in the state tables
@@ -375,8 +378,11 @@ func (b *batch) prefetch(events []funnelwatch.Event) error {
 	}
 	var load []string
 	for id := range dealIDs {
-		if a, ok := b.in.cache[id]; ok {
-			b.aggs[id] = a.clone()
+		if a, live := b.in.cached(id); a != nil {
+			if live {
+				a = a.clone()
+			}
+			b.aggs[id] = a
 			continue
 		}
 		load = append(load, id)
@@ -429,9 +435,12 @@ func (b *batch) aggregate(id string) (*Aggregate, error) {
 	if a, ok := b.aggs[id]; ok {
 		return a, nil
 	}
-	if a, ok := b.in.cache[id]; ok {
-		b.aggs[id] = a.clone()
-		return b.aggs[id], nil
+	if a, live := b.in.cached(id); a != nil {
+		if live {
+			a = a.clone()
+		}
+		b.aggs[id] = a
+		return a, nil
 	}
 	d, err := b.tx.Deal(b.ctx, id)
 	if funnelwatch.ErrorCode(err) == funnelwatch.ENOTFOUND {
@@ -555,7 +564,7 @@ func (b *batch) dealOfPhone(number string) (string, error) {
 		// the deal as it is now.
 		if a := b.aggs[stored.ID]; a != nil && a.Deal != nil {
 			stored = a.Deal
-		} else if a := b.in.cache[stored.ID]; a != nil {
+		} else if a, _ := b.in.cached(stored.ID); a != nil {
 			stored = a.Deal
 		}
 		if stored.DeletedAt == nil {
@@ -566,7 +575,7 @@ func (b *batch) dealOfPhone(number string) (string, error) {
 	}
 	if id, ok := b.in.contactDeal[contact]; ok {
 		// A deal not yet flushed to the state tables.
-		if a := b.in.cache[id]; a != nil && a.Deal.DeletedAt == nil && better(a.Deal) {
+		if a, _ := b.in.cached(id); a != nil && a.Deal.DeletedAt == nil && better(a.Deal) {
 			best = a.Deal
 		}
 	}

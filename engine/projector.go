@@ -39,6 +39,7 @@ func (in *Ingestor) recover(ctx context.Context) error {
 		return nil
 	}
 	in.cache, in.taskDeal, in.contactDeal = map[string]*Aggregate{}, map[string]string{}, map[string]string{}
+	in.frozen = nil
 	in.pending = pending{dirty: map[string]bool{}}
 	if in.kick == nil {
 		in.kick = make(chan struct{}, 1)
@@ -153,10 +154,11 @@ func (in *Ingestor) commit(b *batch) {
 		if a == nil || a.Deal == nil {
 			continue
 		}
-		if _, cached := in.cache[id]; cached && !b.changed[id] {
+		if !b.changed[id] && in.holds(id) {
 			continue // only read: the cached aggregate is the same
 		}
 		in.cache[id] = a
+		delete(in.frozen, id)
 		for _, t := range a.Tasks {
 			in.taskDeal[t.ID] = id
 		}
@@ -164,7 +166,7 @@ func (in *Ingestor) commit(b *batch) {
 			in.pending.dirty[id] = true
 		}
 		if c := a.Deal.ContactID; c != "" {
-			cur := in.cache[in.contactDeal[c]]
+			cur, _ := in.cached(in.contactDeal[c])
 			if cur == nil || cur.Deal.ContactID != c || betterDeal(a.Deal, cur.Deal) || cur == a {
 				in.contactDeal[c] = id
 			}
@@ -208,34 +210,54 @@ func betterDeal(d, cur *funnelwatch.Deal) bool {
 // the next event) ran at half its speed. 200,000 holds its working set.
 const DefaultMaxCached = 200_000
 
-// evict keeps the cache within MaxCached: written, closed deals go first,
-// then any written deal. Deals waiting to be written always stay.
+// evict keeps the cache within MaxCached, live and frozen deals together
+// (the written ones beyond maxLiveCached are frozen first): written,
+// closed deals go first, then any written deal. Deals waiting to be
+// written always stay.
 func (in *Ingestor) evict() {
 	limit := in.MaxCached
 	if limit <= 0 {
 		limit = DefaultMaxCached
 	}
-	if len(in.cache) <= limit {
+	in.freezeWritten()
+	if len(in.cache)+len(in.frozen) <= limit {
 		return
 	}
+	full := func() bool { return len(in.cache)+len(in.frozen) > limit*9/10 }
 	for _, closedOnly := range []bool{true, false} {
+		for id, rec := range in.frozen {
+			if !full() {
+				return
+			}
+			a := in.codec.thaw(rec)
+			if closedOnly && a.Deal.Open() {
+				continue
+			}
+			in.forget(id, a)
+			delete(in.frozen, id)
+		}
 		for id, a := range in.cache {
-			if len(in.cache) <= limit*9/10 {
+			if !full() {
 				return
 			}
 			if in.pending.dirty[id] || (closedOnly && a.Deal.Open()) {
 				continue
 			}
-			for _, t := range a.Tasks {
-				delete(in.taskDeal, t.ID)
-			}
-			if in.contactDeal[a.Deal.ContactID] == id {
-				delete(in.contactDeal, a.Deal.ContactID)
-			}
+			in.forget(id, a)
 			delete(in.cache, id)
-			in.whole = false
 		}
 	}
+}
+
+// forget drops what the cache's maps keep of a deal it no longer holds.
+func (in *Ingestor) forget(id string, a *Aggregate) {
+	for _, t := range a.Tasks {
+		delete(in.taskDeal, t.ID)
+	}
+	if in.contactDeal[a.Deal.ContactID] == id {
+		delete(in.contactDeal, a.Deal.ContactID)
+	}
+	in.whole = false
 }
 
 // Flush writes what the state tables lack in one transaction and moves
