@@ -16,10 +16,9 @@ import (
 )
 
 // Page cache sizes, per connection (negative: KiB). A writer's cache
-// holds the pages a transaction changes and those read back from the WAL
-// (checkpointed behind the writer every few seconds); the rest it reads
-// through the memory map. A reader gets its pages through the map and
-// needs little. They were 256 MiB each, then 64 MiB for the writers:
+// holds the pages a transaction changes and reads (it has no memory map),
+// and those read back from the WAL (checkpointed behind the writer every
+// few seconds). A reader gets its pages through the map and needs little. They were 256 MiB each, then 64 MiB for the writers:
 // full within 20,000 deals, the write pool's caches were ~80 MiB of the
 // server's anon memory, and 16 MiB ingests as fast (bench ingest and
 // bench memory, alternated; docs/performance.md, "Open deals held in
@@ -53,12 +52,6 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// an OS crash or power loss can drop the last transactions.
 		"synchronous(NORMAL)",
 		"foreign_keys(ON)",
-		// Pages read through a memory map rather than a read call each: a
-		// pure-Go SQLite pays dearly for every system call once the
-		// indexes outgrow the page cache. The cache (below) then holds
-		// what the map cannot give: pages being changed and pages read
-		// from the WAL.
-		"mmap_size(1073741824)",
 		// Statement journals (which multi-row upserts inside a transaction
 		// need) and temporary tables stay in memory, not in temp files.
 		"temp_store(MEMORY)",
@@ -76,11 +69,19 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// Transactions on the write pool begin IMMEDIATE so two writers queue
 	// on the busy timeout instead of failing on a lock upgrade. The store
 	// keeps one of its two connections as the writer.
+	//
+	// The writer reads the pages it changes through its page cache, not
+	// a memory map: the pages an ingest or a catch-up touched stayed
+	// mapped in the process for as long as it ran, 300 MiB of its
+	// resident memory with 1,000,000 open deals, and ingest was no
+	// faster for them (docs/performance.md, "Open deals held in
+	// memory", session 7).
 	wq := url.Values{}
 	for _, p := range pragmas["_pragma"] {
 		wq.Add("_pragma", p)
 	}
 	wq.Add("_pragma", writeCache)
+	wq.Add("_pragma", "mmap_size(0)")
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
@@ -98,6 +99,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		rq.Add("_pragma", p)
 	}
 	rq.Add("_pragma", readCache)
+	// Readers read pages through a memory map rather than a read call
+	// each: a pure-Go SQLite pays dearly for every system call once the
+	// indexes outgrow the page cache, and the pages' reports read much.
+	// (modernc applies the pragmas sorted by name: one mmap_size each.)
+	rq.Add("_pragma", "mmap_size(1073741824)")
 	read, err := sql.Open("sqlite", "file:"+escapePath(path)+"?"+rq.Encode())
 	if err != nil {
 		write.Close()
