@@ -85,7 +85,7 @@ type Ingestor struct {
 	cache       map[string]*Aggregate // the deals worked on, live
 	frozen      map[string][]byte     // the other cached deals, as records (ingestcache.go)
 	codec       foldCodec
-	maxLive     int // the live deals kept (0: maxLiveCached; tests set it)
+	maxLive     int               // the live deals kept (0: maxLiveCached; tests set it)
 	taskDeal    map[string]string // task id → deal id, for the cached deals
 	contactDeal map[string]string // contact id → its best deal among the cached ones
 	pending     pending           // changes not yet in the state tables

@@ -575,16 +575,40 @@ func (l *Live) restore(data []byte) error {
 	d.set(r.seen)
 	d.rates()
 	n := in.count()
-	if len(r.aggs) == 0 {
+	freeze := r.fz.every >= 0
+	if freeze {
+		// A deal that can be frozen keeps the bytes it was read from
+		// (what freeze would write again): the resumed engine never
+		// holds every deal live at once.
+		d.ids = map[string]string{}
+		if r.fz.recs == nil {
+			r.fz.recs = map[string][]byte{}
+		}
+	} else if len(r.aggs) == 0 {
 		// Made at its size, not grown from empty by doubling.
 		r.aggs = make(map[string]*Aggregate, n)
 	}
 	for ; n > 0 && in.err == nil; n-- {
-		d.deal()
+		start := in.b
+		id := d.deal()
+		if a := r.aggs[id]; freeze && in.err == nil && r.inert(id, a) {
+			r.fz.recs[id] = bytes.Clone(start[:len(start)-len(in.b)])
+			d.ids[id] = id
+			delete(r.aggs, id)
+		}
 	}
 	in.restart()
 	d.monitor()
 	d.automator()
+	// What inert could not see yet: the deals with a callback open or a
+	// late event being evaluated are live.
+	for id := range r.monitor.open {
+		r.deal(id)
+	}
+	for id := range r.monitor.late {
+		r.deal(id)
+	}
+	d.ids = nil
 	if in.err == nil && len(in.b) > 0 {
 		in.fail(fmt.Errorf("engine snapshot: %d bytes past its end", len(in.b)))
 	}
@@ -593,11 +617,6 @@ func (l *Live) restore(data []byte) error {
 	}
 	l.seq, l.clock, l.cron = seq, clock, cron
 	l.snapSize = len(data)
-	if r.fz.every >= 0 {
-		// Taken at rest: every deal not waiting on a finding goes back
-		// to its record at once rather than after the next events.
-		r.sweep()
-	}
 	return nil
 }
 
@@ -606,6 +625,9 @@ type snapDecoder struct {
 	in   snapReader
 	regs *regulations.Regulations
 	cur  string // the id of the deal whose record is being read
+	// ids: the deals a restore left frozen, by their id (the copy their
+	// checks and deadlines share).
+	ids map[string]string
 }
 
 func (d *snapDecoder) set(m map[string]bool) {
@@ -627,11 +649,13 @@ func (d *snapDecoder) rates() {
 	}
 }
 
-func (d *snapDecoder) deal() {
+func (d *snapDecoder) deal() string {
 	a := newUntracked()
-	if id := d.dealInto(a); d.in.err == nil {
+	id := d.dealInto(a)
+	if d.in.err == nil {
 		d.r.aggs[id] = a
 	}
+	return id
 }
 
 // dealInto reads a deal's record into a, a new aggregate or a frozen
@@ -815,18 +839,35 @@ func (d *snapDecoder) auto(a *Aggregate, id string) *dealAuto {
 	return da
 }
 
-// monOf returns the rules' state of the deal named, read before.
-func (d *snapDecoder) monOf(id string) *dealMon {
+// monDeal returns the id of the deal named, read before with the rules'
+// state a check needs (the deal's own copy of its id).
+func (d *snapDecoder) monDeal(id string) string {
 	if a := d.r.aggs[id]; a != nil && a.mon != nil {
-		return a.mon
+		return a.mon.id
+	}
+	if canon, ok := d.ids[id]; ok {
+		return canon
 	}
 	d.in.fail(fmt.Errorf("engine snapshot: a check of deal %s, which it does not hold", id))
-	return nil
+	return ""
+}
+
+// autoDeal returns the id of the deal named, read before with the
+// robots' state a deadline needs.
+func (d *snapDecoder) autoDeal(id string) string {
+	if a := d.r.aggs[id]; a != nil && a.auto != nil {
+		return a.auto.id
+	}
+	if canon, ok := d.ids[id]; ok {
+		return canon
+	}
+	d.in.fail(fmt.Errorf("engine snapshot: a firing of deal %s, which it does not hold", id))
+	return ""
 }
 
 // autoOf returns the robots' state of the deal named, read before.
 func (d *snapDecoder) autoOf(id string) *dealAuto {
-	if a := d.r.aggs[id]; a != nil && a.auto != nil {
+	if a := d.r.deal(id); a != nil && a.auto != nil {
 		return a.auto
 	}
 	d.in.fail(fmt.Errorf("engine snapshot: a firing of deal %s, which it does not hold", id))
@@ -850,9 +891,7 @@ func (d *snapDecoder) monitor() {
 			switch in.uint() {
 			case 0:
 			case 1:
-				if ds := d.monOf(in.str()); ds != nil {
-					it.v.deal = ds.id // the deal's own copy of its id
-				}
+				it.v.deal = d.monDeal(in.str())
 			case 2:
 				p := in.str()
 				it.v.phone = &p
@@ -910,9 +949,7 @@ func (d *snapDecoder) automator() {
 		for i := range a.queue.items {
 			it := dueItem[queued]{at: in.time(), seq: in.uint()}
 			if in.bool() {
-				if da := d.autoOf(in.str()); da != nil {
-					it.v.deal = da.id
-				}
+				it.v.deal = d.autoDeal(in.str())
 			}
 			if in.bool() {
 				idx := in.uint()
