@@ -50,9 +50,9 @@ func tokenize(s string) []token {
 				continue
 			}
 		case '&':
-			if j := strings.IndexByte(s[i:], ';'); j > 1 && j <= 10 {
-				out = append(out, token{raw: s[i : i+j+1], vis: 1})
-				i += j + 1
+			if j := entityLen(s[i:]); j > 0 {
+				out = append(out, token{raw: s[i : i+j], vis: 1})
+				i += j
 				continue
 			}
 		}
@@ -64,6 +64,33 @@ func tokenize(s string) []token {
 		i += n
 	}
 	return out
+}
+
+// entityLen returns the length of the entity s begins with (0: none): a
+// named one (letters) or a numeric one (&#digits; or &#xhex;), as
+// Telegram reads them. Anything else after "&" is text: taking "&</;" for
+// an entity, a part whose closing tag followed a stray "&" counted that
+// tag's end as visible text.
+func entityLen(s string) int {
+	i := 1
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	hex := func(c byte) bool { return digit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
+	letter := func(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+	ok := letter
+	if i < len(s) && s[i] == '#' {
+		i, ok = i+1, digit
+		if i < len(s) && s[i]|0x20 == 'x' {
+			i, ok = i+1, hex
+		}
+	}
+	from := i
+	for i < len(s) && i <= 10 && ok(s[i]) {
+		i++
+	}
+	if i == from || i >= len(s) || s[i] != ';' {
+		return 0
+	}
+	return i + 1
 }
 
 // Split cuts an HTML-mode message into parts of at most limit visible
