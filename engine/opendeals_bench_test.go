@@ -50,14 +50,7 @@ func heapAlloc() uint64 {
 // the count (default 1,000,000); FW_HEAP_PROFILE, a file to write the
 // heap profile to while the engine holds them.
 func BenchmarkOpenDeals(b *testing.B) {
-	regs, err := regulations.ParseFile("../cmd/funnelwatch/bench_regulations.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("FW_OPEN_DEALS")); err == nil && v > 0 {
-		n = v
-	}
+	regs, n := dealsBenchSetUp(b, "FW_OPEN_DEALS", 1_000_000)
 	start := time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)
 	b.Run("fold-only-baseline", func(b *testing.B) {
 		for b.Loop() {
@@ -85,34 +78,56 @@ func BenchmarkOpenDeals(b *testing.B) {
 		name  string
 		every int
 	}{{"engine-all-live", -1}, {"engine", 0}} {
-		b.Run(c.name, func(b *testing.B) { openDealsEngine(b, regs, n, start, c.every) })
+		b.Run(c.name, func(b *testing.B) {
+			holdDeals(b, regs, n, start, c.every, false, func(i int) []funnelwatch.Event {
+				evs := openDealEvents(i, start)
+				return evs[:]
+			})
+		})
 	}
 }
 
-// openDealsEngine is BenchmarkOpenDeals's engine, freezing deals as the
-// freezer's every says.
-func openDealsEngine(b *testing.B, regs *regulations.Regulations, n int, start time.Time, every int) {
+// dealsBenchSetUp reads the bench regulations and the count of deals
+// from the environment variable (def when unset).
+func dealsBenchSetUp(b *testing.B, env string, def int) (*regulations.Regulations, int) {
+	regs, err := regulations.ParseFile("../cmd/funnelwatch/bench_regulations.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if v, err := strconv.Atoi(os.Getenv(env)); err == nil && v > 0 {
+		def = v
+	}
+	return regs, def
+}
+
+// holdDeals replays n deals' events (events(i)) and reports the Go heap
+// the engine then takes, freezing deals as the freezer's every says.
+// Placed events come with their deals, as the live engine's do (no maps
+// of tasks and contacts); others are placed as a backtest does.
+func holdDeals(b *testing.B, regs *regulations.Regulations, n int, start time.Time, every int, placed bool, events func(i int) []funnelwatch.Event) {
 	{
 		for b.Loop() {
 			before := heapAlloc()
-			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{}, taskDeal: map[string]string{},
-				best: map[string]string{}, monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{},
-				fz: freezer{every: every}}
+			r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{},
+				monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{}, fz: freezer{every: every}}
+			if !placed {
+				r.taskDeal, r.best = map[string]string{}, map[string]string{}
+			}
 			r.monitor.Forget()
 			r.auto.Forget()
 			r.auto.Start(start)
 			for i := range n {
-				evs := openDealEvents(i, start)
-				for j := range evs {
-					e := evs[j]
+				for _, e := range events(i) {
 					if !e.At.Equal(r.instant) {
 						r.settle()
 						r.advance(e.At, false)
 						r.instant = e.At
 						r.sweepIfDue()
 					}
-					if reason := r.place(&e); reason != "" {
-						b.Fatal(reason)
+					if !placed {
+						if reason := r.place(&e); reason != "" {
+							b.Fatal(reason)
+						}
 					}
 					r.apply(&e)
 				}
@@ -128,6 +143,7 @@ func openDealsEngine(b *testing.B, regs *regulations.Regulations, n int, start t
 				f.Close()
 			}
 			b.ReportMetric(float64(after-before)/(1<<20), "MiB")
+			b.ReportMetric(float64(after-before)/float64(n), "B/deal")
 			b.ReportMetric(float64(r.monitor.PendingTimers()), "checks")
 			b.ReportMetric(float64(r.auto.Pending()), "firings")
 			b.ReportMetric(float64(r.monitor.OpenCount()), "findings")
@@ -183,62 +199,25 @@ func closedDealEvents(i int, start time.Time) [7]funnelwatch.Event {
 // deal live (the baseline, in the same run). FW_CLOSED_DEALS sets the
 // count (default 200,000).
 func BenchmarkClosedDeals(b *testing.B) {
-	regs, err := regulations.ParseFile("../cmd/funnelwatch/bench_regulations.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 200_000
-	if v, err := strconv.Atoi(os.Getenv("FW_CLOSED_DEALS")); err == nil && v > 0 {
-		n = v
-	}
+	regs, n := dealsBenchSetUp(b, "FW_CLOSED_DEALS", 200_000)
 	start := time.Date(2025, 8, 1, 9, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name  string
 		every int
 	}{{"all-live-baseline", -1}, {"closed-frozen", 0}} {
 		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				before := heapAlloc()
-				// As the live engine holds them: its events come placed
-				// on their deals (no maps of tasks and contacts).
-				r := &replay{regs: regs, mode: Simulate, aggs: map[string]*Aggregate{},
-					monitor: NewMonitor(regs), auto: NewAutomator(regs), res: &BacktestResult{},
-					fz: freezer{every: c.every}}
-				r.monitor.Forget()
-				r.auto.Forget()
-				r.auto.Start(start)
-				events := 0
-				for i := range n {
-					evs := closedDealEvents(i, start)
-					for j := range evs {
-						e := evs[j]
-						if !e.At.Equal(r.instant) {
-							r.settle()
-							r.advance(e.At, false)
-							r.instant = e.At
-							r.sweepIfDue()
-						}
-						if e.DealID == "" {
-							e.DealID = e.DealRef()
-						}
-						if e.DealID == "" {
-							e.DealID = "D" + strconv.Itoa(i) // the task's
-						}
-						r.apply(&e)
-						events++
+			holdDeals(b, regs, n, start, c.every, true, func(i int) []funnelwatch.Event {
+				evs := closedDealEvents(i, start)
+				for j := range evs {
+					if evs[j].DealID == "" {
+						evs[j].DealID = evs[j].DealRef()
+					}
+					if evs[j].DealID == "" {
+						evs[j].DealID = "D" + strconv.Itoa(i) // the task's
 					}
 				}
-				r.settle()
-				after := heapAlloc()
-				b.ReportMetric(float64(after-before)/(1<<20), "MiB")
-				b.ReportMetric(float64(after-before)/float64(n), "B/deal")
-				b.ReportMetric(float64(len(r.fz.recs)), "frozen")
-				if len(r.fz.recs) > 0 {
-					b.ReportMetric(float64(recordBytes(r))/float64(len(r.fz.recs)), "B/record")
-				}
-				b.ReportMetric(float64(events), "events")
-				runtime.KeepAlive(r)
-			}
+				return evs[:]
+			})
 		})
 	}
 }

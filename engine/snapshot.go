@@ -842,26 +842,37 @@ func (d *snapDecoder) auto(a *Aggregate, id string) *dealAuto {
 // monDeal returns the id of the deal named, read before with the rules'
 // state a check needs (the deal's own copy of its id).
 func (d *snapDecoder) monDeal(id string) string {
-	if a := d.r.aggs[id]; a != nil && a.mon != nil {
-		return a.mon.id
-	}
-	if canon, ok := d.ids[id]; ok {
-		return canon
-	}
-	d.in.fail(fmt.Errorf("engine snapshot: a check of deal %s, which it does not hold", id))
-	return ""
+	return d.heldDeal(id, "a check", func(a *Aggregate) (string, bool) {
+		if a.mon == nil {
+			return "", false
+		}
+		return a.mon.id, true
+	})
 }
 
 // autoDeal returns the id of the deal named, read before with the
 // robots' state a deadline needs.
 func (d *snapDecoder) autoDeal(id string) string {
-	if a := d.r.aggs[id]; a != nil && a.auto != nil {
-		return a.auto.id
+	return d.heldDeal(id, "a firing", func(a *Aggregate) (string, bool) {
+		if a.auto == nil {
+			return "", false
+		}
+		return a.auto.id, true
+	})
+}
+
+// heldDeal returns the id of the deal named, live with the state own
+// finds, or frozen by this restore; "" and a failed read when neither.
+func (d *snapDecoder) heldDeal(id, what string, own func(*Aggregate) (string, bool)) string {
+	if a := d.r.aggs[id]; a != nil {
+		if canon, ok := own(a); ok {
+			return canon
+		}
 	}
 	if canon, ok := d.ids[id]; ok {
 		return canon
 	}
-	d.in.fail(fmt.Errorf("engine snapshot: a firing of deal %s, which it does not hold", id))
+	d.in.fail(fmt.Errorf("engine snapshot: %s of deal %s, which it does not hold", what, id))
 	return ""
 }
 
