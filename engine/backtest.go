@@ -146,7 +146,8 @@ type replay struct {
 	seq      int64
 	prev     funnelwatch.Deal // the deal before the event apply folds
 	names    names            // one copy of each name the deals repeat
-	fz       freezer          // the closed deals kept as records (freeze.go)
+	fz       freezer          // the deals kept as records (freeze.go)
+	dict     nameDict         // the names those records number
 
 	// A backtest's action events, made in place (see act).
 	actEvent funnelwatch.Event

@@ -73,7 +73,8 @@ func (r *replay) thaw(id string) *Aggregate {
 	if r.fz.zones == nil {
 		r.fz.zones = map[int]*time.Location{}
 	}
-	d := &snapDecoder{r: r, in: snapReader{b: rec, home: r.regs.Location, zones: r.fz.zones}, regs: r.regs}
+	d := &snapDecoder{r: r, in: snapReader{b: rec, home: r.regs.Location, zones: r.fz.zones, dict: &r.dict, names: &r.names},
+		regs: r.regs}
 	d.deal()
 	if d.in.err == nil && len(d.in.b) > 0 {
 		d.in.fail(fmt.Errorf("%d bytes past its end", len(d.in.b)))
@@ -145,7 +146,7 @@ func (r *replay) inert(id string, a *Aggregate) bool {
 func (r *replay) freeze(id string, a *Aggregate) {
 	fz := &r.fz
 	if fz.enc == nil {
-		fz.enc = &snapEncoder{r: r, w: snapWriter{home: r.regs.Location}, vs: map[*Violation]bool{},
+		fz.enc = &snapEncoder{r: r, w: snapWriter{home: r.regs.Location, dict: &r.dict, grow: true}, vs: map[*Violation]bool{},
 			rules: ruleIndex(r.regs)}
 	}
 	e := fz.enc

@@ -20,7 +20,8 @@ const maxLiveCached = 20000
 
 // foldCodec writes and reads the Ingestor's frozen deals.
 type foldCodec struct {
-	enc snapEncoder
+	enc  snapEncoder
+	dict nameDict
 	// names keeps one copy of the names the read-back deals repeat, as
 	// the engine's replay does (the decoder finds them there).
 	names replay
@@ -30,6 +31,7 @@ type foldCodec struct {
 func (c *foldCodec) freeze(id string, a *Aggregate) ([]byte, error) {
 	e := &c.enc
 	e.w.b = e.w.b[:0]
+	e.w.dict, e.w.grow = &c.dict, true
 	if err := e.deal(id, a); err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func (c *foldCodec) thaw(rec []byte) *Aggregate {
 	if c.zones == nil {
 		c.zones = map[int]*time.Location{}
 	}
-	d := &snapDecoder{r: &c.names, in: snapReader{b: rec, zones: c.zones}}
+	d := &snapDecoder{r: &c.names, in: snapReader{b: rec, zones: c.zones, dict: &c.dict, names: &c.names.names}}
 	a := NewAggregate()
 	id := d.dealInto(a)
 	if d.in.err == nil && len(d.in.b) > 0 {

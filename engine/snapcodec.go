@@ -20,6 +20,43 @@ type snapWriter struct {
 	b    []byte
 	home *time.Location // the regulations' timezone, written as one byte
 	prev int64          // the seconds of the last instant written
+	// dict: the names (pipelines, stages, users, sources, task kinds)
+	// written as their place in it; grow: a name not in it is added
+	// (freezing a deal), else written out (a snapshot, which wrote the
+	// dictionary before its deals).
+	dict *nameDict
+	grow bool
+}
+
+// nameDict numbers the names the deals' records repeat. It only grows
+// (a record refers to it for as long as it is kept), up to maxDictNames;
+// a snapshot carries it, before the records that use it.
+type nameDict struct {
+	idx  map[string]uint64
+	list []string
+}
+
+const maxDictNames = 1 << 16
+
+// name writes a name: its place in the dictionary, or the name itself.
+func (w *snapWriter) name(s string) {
+	if d := w.dict; d != nil {
+		i, ok := d.idx[s]
+		if !ok && w.grow && len(d.list) < maxDictNames {
+			if d.idx == nil {
+				d.idx = map[string]uint64{}
+			}
+			i, ok = uint64(len(d.list)), true
+			d.idx[s] = i
+			d.list = append(d.list, s)
+		}
+		if ok {
+			w.uint(i<<1 | 1)
+			return
+		}
+	}
+	w.uint(uint64(len(s)) << 1)
+	w.b = append(w.b, s...)
 }
 
 // restart begins a record that can be read on its own.
@@ -118,6 +155,34 @@ type snapReader struct {
 	home  *time.Location
 	zones map[int]*time.Location // one location a fixed offset
 	prev  int64                  // the seconds of the last instant read
+	dict  *nameDict              // what snapWriter.name numbered
+	names *names                 // one copy of each name written out
+}
+
+// name reads what snapWriter.name wrote.
+func (r *snapReader) name() string {
+	v := r.uint()
+	if r.err != nil {
+		return ""
+	}
+	if v&1 == 1 {
+		if r.dict == nil || v>>1 >= uint64(len(r.dict.list)) {
+			r.fail(fmt.Errorf("engine snapshot: name %d is not in the dictionary", v>>1))
+			return ""
+		}
+		return r.dict.list[v>>1]
+	}
+	n := v >> 1
+	if n > uint64(len(r.b)) {
+		r.fail(errSnapShort)
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	if r.names != nil {
+		s = r.names.of(s)
+	}
+	return s
 }
 
 // restart begins a record written after snapWriter.restart.

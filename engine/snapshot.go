@@ -36,7 +36,7 @@ import (
 
 // snapshotFormat names the layout of the records below; change it with
 // them.
-const snapshotFormat = "engine/2"
+const snapshotFormat = "engine/3"
 
 // RegulationsDigest fingerprints the regulations as parsed: a snapshot
 // taken under other regulations is not used.
@@ -73,7 +73,7 @@ func (l *Live) snapshot() ([]byte, error) {
 		size = 512 * (len(r.aggs) + len(r.fz.recs))
 	}
 	buf := make([]byte, 0, size+4096)
-	e := &snapEncoder{r: r, w: snapWriter{b: buf, home: l.Regs.Location}, vs: map[*Violation]bool{},
+	e := &snapEncoder{r: r, w: snapWriter{b: buf, home: l.Regs.Location, dict: &r.dict}, vs: map[*Violation]bool{},
 		rules: ruleIndex(l.Regs)}
 	w := &e.w
 	w.b = append(w.b, snapMagic...)
@@ -86,6 +86,12 @@ func (l *Live) snapshot() ([]byte, error) {
 	e.set(r.echo)
 	e.set(r.seen)
 	e.rates()
+	// The names the frozen records use; a live deal's name not among
+	// them is written out (the writer does not grow it).
+	w.uint(uint64(len(r.dict.list)))
+	for _, name := range r.dict.list {
+		w.str(name)
+	}
 	ids := make([]string, 0, len(r.aggs)+len(r.fz.recs))
 	ids = slices.AppendSeq(ids, maps.Keys(r.aggs))
 	ids = slices.AppendSeq(ids, maps.Keys(r.fz.recs))
@@ -161,14 +167,14 @@ func (e *snapEncoder) deal(id string, a *Aggregate) error {
 	w.bool(a.Deal != nil)
 	if d := a.Deal; d != nil {
 		w.strAs(d.ID, id)
-		w.str(d.Pipeline)
-		w.str(d.Stage)
-		w.str(string(d.Status))
+		w.name(d.Pipeline)
+		w.name(d.Stage)
+		w.name(string(d.Status))
 		w.str(d.Name)
-		w.str(d.Responsible)
+		w.name(d.Responsible)
 		w.str(d.ContactID)
 		w.float(d.Amount)
-		w.str(d.Source)
+		w.name(d.Source)
 		var fields []byte
 		if d.Fields != nil {
 			var err error
@@ -213,12 +219,12 @@ func (e *snapEncoder) task(t *funnelwatch.Task) {
 	w := &e.w
 	w.str(t.ID)
 	w.strAs(t.DealID, e.cur)
-	w.str(t.Assignee)
-	w.str(t.Kind)
+	w.name(t.Assignee)
+	w.name(t.Kind)
 	w.str(t.Text)
 	w.timePtr(t.Due)
 	w.time(t.CreatedAt)
-	w.str(t.CreatedBy)
+	w.name(t.CreatedBy)
 	w.timePtr(t.CompletedAt)
 	w.str(t.Result)
 	w.bool(t.Deleted)
@@ -241,8 +247,8 @@ func (e *snapEncoder) mon(a *Aggregate, ds *dealMon) error {
 	w.uint(uint64(ds.lastRev))
 	w.bool(ds.sc != nil)
 	if ds.sc != nil {
-		w.str(ds.sc.pipeline)
-		w.str(ds.sc.stage)
+		w.name(ds.sc.pipeline)
+		w.name(ds.sc.stage)
 	}
 	w.bool(ds.conds != nil)
 	open := ds.openList()
@@ -299,8 +305,8 @@ func (e *snapEncoder) mon(a *Aggregate, ds *dealMon) error {
 	}
 	w.uint(uint64(len(ds.visited)))
 	for _, sc := range ds.visited {
-		w.str(sc.pipeline)
-		w.str(sc.stage)
+		w.name(sc.pipeline)
+		w.name(sc.stage)
 	}
 	return nil
 }
@@ -563,7 +569,8 @@ func (l *Live) restore(data []byte) error {
 	if !ok {
 		return errors.New("engine snapshot: not a snapshot")
 	}
-	d := &snapDecoder{r: l.r, in: snapReader{b: rest, home: l.Regs.Location, zones: map[int]*time.Location{}}, regs: l.Regs}
+	d := &snapDecoder{r: l.r, in: snapReader{b: rest, home: l.Regs.Location, zones: map[int]*time.Location{},
+		dict: &l.r.dict, names: &l.r.names}, regs: l.Regs}
 	in := &d.in
 	seq, clock, cron, observe := in.int(), in.time(), in.bool(), in.time()
 	if in.err == nil && !observe.Equal(l.ObserveUntil) {
@@ -574,6 +581,15 @@ func (l *Live) restore(data []byte) error {
 	d.set(r.echo)
 	d.set(r.seen)
 	d.rates()
+	r.dict = nameDict{}
+	for k := in.count(); k > 0 && in.err == nil; k-- {
+		name := r.names.of(in.str())
+		if r.dict.idx == nil {
+			r.dict.idx = map[string]uint64{}
+		}
+		r.dict.idx[name] = uint64(len(r.dict.list))
+		r.dict.list = append(r.dict.list, name)
+	}
 	n := in.count()
 	freeze := r.fz.every >= 0
 	if freeze {
@@ -661,15 +677,15 @@ func (d *snapDecoder) deal() string {
 // dealInto reads a deal's record into a, a new aggregate or a frozen
 // one, and returns the deal's id.
 func (d *snapDecoder) dealInto(a *Aggregate) string {
-	r, in := d.r, &d.in
+	in := &d.in
 	in.restart()
 	id := in.str()
 	d.cur = id
 	a.rev = uint32(in.uint())
 	if in.bool() {
-		dl := &funnelwatch.Deal{ID: in.strAs(id), Pipeline: r.names.of(in.str()), Stage: r.names.of(in.str()),
-			Status: funnelwatch.DealStatus(r.names.of(in.str())), Name: in.str(), Responsible: r.names.of(in.str()),
-			ContactID: in.str(), Amount: in.float(), Source: r.names.of(in.str())}
+		dl := &funnelwatch.Deal{ID: in.strAs(id), Pipeline: in.name(), Stage: in.name(),
+			Status: funnelwatch.DealStatus(in.name()), Name: in.str(), Responsible: in.name(),
+			ContactID: in.str(), Amount: in.float(), Source: in.name()}
 		if fields := in.raw(); len(fields) > 0 && in.err == nil {
 			if err := json.Unmarshal(fields, &dl.Fields); err != nil {
 				in.fail(fmt.Errorf("engine snapshot: deal %s: fields: %w", id, err))
@@ -699,9 +715,9 @@ func (d *snapDecoder) dealInto(a *Aggregate) string {
 }
 
 func (d *snapDecoder) task() *funnelwatch.Task {
-	r, in := d.r, &d.in
-	t := &funnelwatch.Task{ID: in.str(), DealID: in.strAs(d.cur), Assignee: r.names.of(in.str()), Kind: r.names.of(in.str()),
-		Text: in.str(), Due: in.timePtr(), CreatedAt: in.time(), CreatedBy: r.names.of(in.str()),
+	in := &d.in
+	t := &funnelwatch.Task{ID: in.str(), DealID: in.strAs(d.cur), Assignee: in.name(), Kind: in.name(),
+		Text: in.str(), Due: in.timePtr(), CreatedAt: in.time(), CreatedBy: in.name(),
 		CompletedAt: in.timePtr(), Result: in.str(), Deleted: in.bool(), Reschedules: int(in.int())}
 	return t
 }
@@ -723,7 +739,7 @@ func (d *snapDecoder) mon(a *Aggregate, id string) *dealMon {
 	}
 	ds.lastRev = uint32(in.uint())
 	if in.bool() {
-		ds.sc = m.scopeOf(in.str(), in.str())
+		ds.sc = m.scopeOf(in.name(), in.name())
 	}
 	if in.bool() {
 		ds.conds = &dealConds{}
@@ -770,7 +786,7 @@ func (d *snapDecoder) mon(a *Aggregate, id string) *dealMon {
 		ds.act.more = x
 	}
 	for n := in.count(); n > 0 && in.err == nil; n-- {
-		ds.visited = append(ds.visited, m.scopeOf(in.str(), in.str()))
+		ds.visited = append(ds.visited, m.scopeOf(in.name(), in.name()))
 	}
 	return ds
 }
