@@ -752,7 +752,8 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 	var agg *Aggregate
 	if da := f.da; da != nil && da.agg != nil && da.agg.auto == da {
 		// The aggregate last evaluated, while it holds the deal's state
-		// (see Monitor.aggOf): what deal would find, without the map.
+		// (a deal folded again gives its state to the new aggregate, see
+		// Live.refold): what deal would find, without the map.
 		agg = da.agg
 	} else if id := f.dealID(); id != "" {
 		agg = deal(id)

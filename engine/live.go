@@ -94,7 +94,7 @@ type Live struct {
 	lastSnap     time.Time
 	lastSnapCost time.Duration
 	snapSize     int
-	// freezeEvery paces the sweeps for closed deals to freeze (see
+	// freezeEvery paces the sweeps for deals to freeze (see
 	// freezer.every; tests set it).
 	freezeEvery int
 
@@ -491,7 +491,8 @@ func (l *Live) refold(ctx context.Context, e *funnelwatch.Event) error {
 	a.untrack() // the engine's copy writes nothing: no visits to keep
 	// What the monitor and the automations keep of the deal goes with it.
 	// The old aggregate lets go of them: a timer finds its deal's
-	// aggregate by what holds its state (Monitor.aggOf).
+	// aggregate in the map, and the robots' firing checks that it holds
+	// their state (Automator.fire).
 	a.mon, a.auto = old.mon, old.auto
 	old.mon, old.auto = nil, nil
 	r.aggs[e.DealID] = a

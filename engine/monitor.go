@@ -314,14 +314,12 @@ func (m *Monitor) OpenCount() int {
 func (m *Monitor) PendingTimers() int { return m.timers.len() - m.queued + m.dues }
 
 // check is what a timer checks: a deal's conditions, a phone's callbacks,
-// or (neither) the daily comparison of the managers. The phone is
-// pointed to: the agenda holds a check for nearly every open deal and
-// one for each missed call, and a string in every entry was 8 bytes a
-// deal.
-//
-// A deal's check names the deal by its id, not its state: the state of a
-// deal that waits on its deadlines may be frozen meanwhile (freezer), and
-// is read back when the check comes due.
+// or (neither) the daily comparison of the managers. A deal's check
+// names the deal by its id, not its state: the state of a deal that
+// waits on its deadlines may be frozen meanwhile (freezer), and is read
+// back when the check comes due; the id shares the deal's own copy. The
+// phone is pointed to: few checks are a phone's, and a string rather
+// than a pointer would be 8 more bytes in every entry.
 type check struct {
 	deal  string
 	phone *string
@@ -730,17 +728,6 @@ func (m *Monitor) evaluateDeal(now time.Time, a *Aggregate, ds *dealMon, due boo
 		}
 	}
 	m.arm(ds)
-}
-
-// aggOf returns the deal's aggregate: the one last evaluated while it
-// still holds the deal's state (an aggregate folded again in its place
-// takes the state over, see Live.refold), else the one deal finds.
-// deal looks in a map by id; this is a timer's check's every time.
-func (ds *dealMon) aggOf(deal func(id string) *Aggregate) *Aggregate {
-	if a := ds.lastAgg; a != nil && a.mon == ds {
-		return a
-	}
-	return deal(ds.id)
 }
 
 // holdsFor marks the open finding of rule r on task t as holding, if
