@@ -279,7 +279,7 @@ func (m *Monitor) activityConditions(x *evaluation, sc *scope) {
 		}
 	}
 	for _, er := range sc.exprs {
-		if evalExpr(er.when, d) {
+		if m.expr.holds(er.when, d) {
 			m.cond(x, er.rule, nil, "", d.Responsible, time.Time{})
 		}
 	}

@@ -123,6 +123,7 @@ type Automator struct {
 	supervisor map[string]string                  // of each user, as regs.User finds them
 	queue      agenda[queued]
 	free       []*firing // firings done with, to be used again
+	expr       exprRunner
 	// The deadlines' firings are not on the queue one by one: each deal
 	// with some has its earliest there (see arm). dues counts
 	// them all, armed those on the queue.
@@ -762,7 +763,7 @@ func (a *Automator) fire(at time.Time, f *firing, deal func(id string) *Aggregat
 		next := au.Schedule.Next(at.In(a.regs.Location))
 		a.push(next, &firing{auto: au, mark: next, by: &firingCause{cause: "cron"}})
 	}
-	if !a.holds(at, f, agg) || !condition(au, agg) {
+	if !a.holds(at, f, agg) || !a.expr.condition(au, agg) {
 		return out
 	}
 	if timed {

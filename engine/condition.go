@@ -33,26 +33,67 @@ func compileExpr(src string) (*vm.Program, error) {
 	return prog, nil
 }
 
-// dealEnv is the deal as expressions see it.
-func dealEnv(d *funnelwatch.Deal) map[string]any {
-	fields := d.Fields
-	if fields == nil {
-		fields = map[string]any{}
-	}
-	return map[string]any{"deal": map[string]any{
-		"id": d.ID, "pipeline": d.Pipeline, "stage": d.Stage, "status": string(d.Status), "amount": d.Amount,
-		"responsible": d.Responsible, "source": d.Source, "name": d.Name, "loss_reason": d.LossReason, "fields": fields,
-	}}
+// exprRunner evaluates expressions over deals. It keeps its machine and
+// the maps the expressions read from one evaluation to the next: built
+// afresh, they were half of what a replay allocated. A value that did not
+// change since the last deal it was given is not boxed again. Each Monitor
+// and Automator has its own; it is not safe for concurrent use.
+type exprRunner struct {
+	vm     vm.VM
+	root   map[string]any // {"deal": deal}
+	deal   map[string]any // the deal as expressions see it
+	strs   [len(dealStrKeys)]string
+	amount float64
+	filled bool
 }
 
-// evalExpr reports whether the expression holds for the deal; an
-// expression that does not compile or run holds nowhere.
-func evalExpr(src string, d *funnelwatch.Deal) bool {
+// dealStrKeys are the deal's text values as expressions name them, in
+// the order dealStrs gives them.
+var dealStrKeys = [...]string{"id", "pipeline", "stage", "status", "responsible", "source", "name", "loss_reason"}
+
+func dealStrs(d *funnelwatch.Deal) [len(dealStrKeys)]string {
+	return [...]string{d.ID, d.Pipeline, d.Stage, string(d.Status), d.Responsible, d.Source, d.Name, d.LossReason}
+}
+
+// noFields stands for a deal without fields; expressions never write to
+// their environment.
+var noFields = map[string]any{}
+
+// env is the deal as expressions see it: deal.id, deal.pipeline,
+// deal.stage, deal.status, deal.amount, deal.responsible, deal.source,
+// deal.name, deal.loss_reason and deal.fields.
+func (r *exprRunner) env(d *funnelwatch.Deal) map[string]any {
+	if r.root == nil {
+		r.deal = make(map[string]any, len(dealStrKeys)+2)
+		r.root = map[string]any{"deal": r.deal}
+	}
+	for i, v := range dealStrs(d) {
+		if !r.filled || r.strs[i] != v {
+			r.deal[dealStrKeys[i]] = v
+			r.strs[i] = v
+		}
+	}
+	if !r.filled || r.amount != d.Amount {
+		r.deal["amount"] = d.Amount
+		r.amount = d.Amount
+	}
+	fields := d.Fields
+	if fields == nil {
+		fields = noFields
+	}
+	r.deal["fields"] = fields
+	r.filled = true
+	return r.root
+}
+
+// holds reports whether the expression holds for the deal; an expression
+// that does not compile or run holds nowhere.
+func (r *exprRunner) holds(src string, d *funnelwatch.Deal) bool {
 	prog, err := compileExpr(src)
 	if err != nil {
 		return false
 	}
-	out, err := expr.Run(prog, dealEnv(d))
+	out, err := r.vm.Run(prog, r.env(d))
 	if err != nil {
 		return false
 	}
@@ -61,12 +102,12 @@ func evalExpr(src string, d *funnelwatch.Deal) bool {
 }
 
 // condition reports whether an automation's condition allows it to act.
-func condition(au *regulations.Automation, agg *Aggregate) bool {
+func (r *exprRunner) condition(au *regulations.Automation, agg *Aggregate) bool {
 	if au.If == "" {
 		return true
 	}
 	if agg == nil || agg.Deal == nil {
 		return false
 	}
-	return evalExpr(au.If, agg.Deal)
+	return r.holds(au.If, agg.Deal)
 }

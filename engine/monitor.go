@@ -94,6 +94,7 @@ type Monitor struct {
 	rates          winRates
 	epoch          uint64 // counts evaluations, to mark the conditions found holding
 	junkMemo       map[junkKey]bool
+	expr           exprRunner
 
 	late    map[string]time.Time // deal → the latest of its late events being evaluated
 	forget  bool                 // keep no history of findings (live: the store has it)
