@@ -54,6 +54,9 @@ type LatencyReport struct {
 	Markers   int // marker events sent; those missing from Finding got no finding in time
 
 	Engine engine.LiveStats
+	// SnapshotsBefore is the engine's snapshots stored before the
+	// traffic began (Engine.Snapshots counts them too).
+	SnapshotsBefore int64
 }
 
 // Achieved is the rate of events sent, per second.
@@ -70,8 +73,9 @@ func (r LatencyReport) String() string {
 			ms(Quantile(rt, 0.50)), ms(Quantile(rt, 0.95)), ms(Quantile(rt, 0.99)), ms(Quantile(rt, 1))) +
 		fmt.Sprintf("rate: asked %d events/s, achieved %.0f events/s (%d events in %d batches over %.1fs, one every %s; %d batches behind their slot); %d events in the log before\n",
 			r.Rate, r.Achieved(), r.Sent, r.Batches, r.Duration.Seconds(), LatencyPeriod, r.Late, r.History) +
-		fmt.Sprintf("engine: %d events evaluated (%d behind its clock), %d writes, %d open findings, %d pending timers\n",
-			r.Engine.Events, r.Engine.Late, r.Engine.Written, r.Engine.OpenFindings, r.Engine.PendingTimers)
+		fmt.Sprintf("engine: %d events evaluated (%d behind its clock), %d writes, %d open findings, %d pending timers; %d snapshots of its state stored during the traffic\n",
+			r.Engine.Events, r.Engine.Late, r.Engine.Written, r.Engine.OpenFindings, r.Engine.PendingTimers,
+			r.Engine.Snapshots-r.SnapshotsBefore)
 }
 
 // Quantile returns the q-quantile of sorted durations (nearest rank);
@@ -138,6 +142,13 @@ func Latency(ctx context.Context, dir string, regs *regulations.Regulations, o L
 	if err := srv.caughtUp(ctx, 10*time.Millisecond); err != nil {
 		return rep, err
 	}
+	// The history's deals in the state tables before the clock starts:
+	// a running server has written them long ago. (Left to the first
+	// flushes of the traffic, they held the store's writer for seconds
+	// of it.)
+	if err := srv.in.Sync(ctx); err != nil {
+		return rep, err
+	}
 	client := &http.Client{Timeout: time.Minute}
 	marker := func(k int) string { return fmt.Sprintf("M%d", k) }
 	created := func(k int, at time.Time) funnelwatch.Event {
@@ -154,6 +165,7 @@ func Latency(ctx context.Context, dir string, regs *regulations.Regulations, o L
 	}
 	defer stopProfile()
 	next := 0 // into filler
+	rep.SnapshotsBefore = srv.live.Stats().Snapshots
 	start := time.Now()
 	for k := range batches {
 		slot := start.Add(time.Duration(k) * LatencyPeriod)

@@ -50,36 +50,7 @@ func TestIngestorCacheRecordsChangeNothing(t *testing.T) {
 		if maxLive > 0 && frozen == 0 {
 			t.Fatalf("no deal kept as a record with %d live", maxLive)
 		}
-		var rows []string
-		err = st.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
-			ds, err := tx.Deals(ctx, funnelwatch.DealFilter{IncludeDeleted: true})
-			if err != nil {
-				return err
-			}
-			ts, err := tx.Tasks(ctx, funnelwatch.TaskFilter{})
-			if err != nil {
-				return err
-			}
-			var cs []*funnelwatch.Call
-			for _, d := range ds {
-				dc, err := tx.Calls(ctx, d.ID)
-				if err != nil {
-					return err
-				}
-				cs = append(cs, dc...)
-			}
-			for _, x := range []any{ds, ts, cs} {
-				b, err := json.Marshal(x)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, string(b))
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := stateRows(t, st)
 		t.Logf("live %d, cached %d: %d deals frozen at most, %d at the end, whole %v", maxLive, maxCached, frozen, len(in.frozen), in.whole)
 		return in, rows
 	}
@@ -91,4 +62,56 @@ func TestIngestorCacheRecordsChangeNothing(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatal("the state tables differ when the cache keeps records")
 	}
+}
+
+// stateRows is what the state tables hold, a table a string: deals,
+// tasks, calls, notes, stage visits and the projection checkpoint.
+func stateRows(t *testing.T, st funnelwatch.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	var rows []string
+	err := st.View(ctx, "w", func(tx funnelwatch.ReadTx) error {
+		ds, err := tx.Deals(ctx, funnelwatch.DealFilter{IncludeDeleted: true})
+		if err != nil {
+			return err
+		}
+		ts, err := tx.Tasks(ctx, funnelwatch.TaskFilter{})
+		if err != nil {
+			return err
+		}
+		var cs []*funnelwatch.Call
+		var ns []*funnelwatch.Note
+		for _, d := range ds {
+			dc, err := tx.Calls(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			cs = append(cs, dc...)
+			dn, err := tx.Notes(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			ns = append(ns, dn...)
+		}
+		vs, err := tx.StageVisits(ctx, funnelwatch.StageVisitFilter{})
+		if err != nil {
+			return err
+		}
+		seq, err := tx.ProjectionSeq(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range []any{ds, ts, cs, ns, vs, seq} {
+			b, err := json.Marshal(x)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, string(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }

@@ -152,7 +152,7 @@ func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func benchLatency(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench latency", stderr)
 	rate := fs.Int("rate", 1000, "events per second to send")
-	seconds := fs.Float64("seconds", 20, "how long to send")
+	seconds := fs.Float64("seconds", 60, "how long to send (a minute: long enough for the engine to store a snapshot of its state)")
 	history := fs.Int("history", 0, "events of the same company in the log before the clock starts")
 	bf := addBenchFlags(fs)
 	if err := fs.Parse(args); err != nil {
