@@ -54,35 +54,3 @@ func resultJSON(t *testing.T, res *BacktestResult) string {
 	}
 	return string(b)
 }
-
-// A periodic snapshot waits for its events and for snapshotPace times as
-// long as the last one took, so that snapshots hold the engine for at
-// most 0.5 % of its time; a graceful stop's is never held back.
-func TestSnapshotsArePaced(t *testing.T) {
-	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	l := &Live{SnapshotEvery: 100, lastSnap: at, lastSnapCost: 40 * time.Millisecond}
-	for _, c := range []struct {
-		events int64
-		after  time.Duration
-		want   bool
-	}{
-		{0, time.Hour, false},
-		{99, time.Hour, false},
-		{100, 7999 * time.Millisecond, false},
-		{100, 8 * time.Second, true},
-		{5000, 2 * time.Second, false},
-	} {
-		l.sinceSnap = c.events
-		if got := l.snapshotDue(at.Add(c.after)); got != c.want {
-			t.Errorf("%d events and %v after a snapshot of 40ms: due %v, want %v", c.events, c.after, got, c.want)
-		}
-	}
-	l.sinceSnap, l.forceSnap = 1, true
-	if !l.snapshotDue(at) {
-		t.Error("the snapshot of a graceful stop was held back")
-	}
-	l.SnapshotEvery = -1
-	if l.snapshotDue(at.Add(time.Hour)) {
-		t.Error("a snapshot is due with snapshots off")
-	}
-}
